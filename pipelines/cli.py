@@ -1,0 +1,232 @@
+"""The `segment-history` command line: run, demo, changes, as-of, emulator.
+
+Exit codes (also in the README): 0 success (permission gaps are reported, not failures);
+1 unexpected error; 2 invalid usage or configuration; 3 token refused; 4 API unreachable or failing;
+5 destination error; 6 partial snapshot (a table could not be read completely and was not loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from typing import Any, Callable, List, Optional, Sequence
+
+from . import output, queries
+from .runner import RunOptions, RunResult, make_pipeline, run_snapshot
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL = range(7)
+
+DEMO_TOKEN = "demo-token"
+DEMO_DUCKDB = "segment_history_demo.duckdb"
+DEMO_PIPELINE = "segment_history_demo"
+
+
+def _add_destination_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--destination", default="duckdb", help="dlt destination name (default: duckdb)")
+    parser.add_argument("--duckdb-path", default="segment_history.duckdb", help="DuckDB file (default: %(default)s)")
+    parser.add_argument("--dataset-name", default="segment_config", help="dataset/schema name (default: %(default)s)")
+    parser.add_argument("--pipeline-name", default="segment_history", help="dlt pipeline name (default: %(default)s)")
+    parser.add_argument("--pipelines-dir", default=None, help="dlt working directory (default: ~/.dlt/pipelines)")
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", choices=["us", "eu"], default=None, help="workspace region (default: us)")
+    parser.add_argument("--base-url", default=None, help="API base URL; overrides --region")
+    parser.add_argument("--resources", default=None, help="comma-separated tables to load (default: all)")
+    parser.add_argument("--max-concurrency", type=int, default=None, help="requests in flight at once")
+    parser.add_argument("--requests-per-minute", type=float, default=None, help="cap on the request rate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segment-history",
+        description="Snapshot a Segment workspace's configuration and audit trail as queryable history.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="take one snapshot of the workspace into the destination")
+    _add_destination_options(run)
+    _add_run_options(run)
+    run.set_defaults(handler=command_run)
+
+    demo = commands.add_parser("demo", help="run against the built-in emulator: three snapshots with changes")
+    demo.add_argument("--duckdb-path", default=DEMO_DUCKDB, help="DuckDB file (default: %(default)s)")
+    demo.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--runs", type=int, default=3, help="snapshots to take (default: %(default)s)")
+    demo.add_argument("--pipelines-dir", default=None, help=argparse.SUPPRESS)
+    demo.set_defaults(handler=command_demo)
+
+    changes = commands.add_parser("changes", help="print the change log, newest first")
+    _add_destination_options(changes)
+    changes.add_argument("--since", default="7d", help="7d, 12h, 30m or an ISO date (default: 7d)")
+    changes.add_argument("--resource-type", default=None, help="e.g. destinations, tracking_plan_rules")
+    changes.add_argument("--actor", default=None, help="actor id or email")
+    changes.add_argument("--workspace", default=None, help="workspace id")
+    changes.add_argument("--limit", type=int, default=None)
+    changes.add_argument("--output", choices=["table", "csv", "json"], default="table")
+    changes.set_defaults(handler=command_changes)
+
+    as_of = commands.add_parser("as-of", help="print the workspace as it was at a moment")
+    _add_destination_options(as_of)
+    as_of.add_argument("moment", help="ISO date or timestamp (UTC), or 7d / 12h ago")
+    as_of.add_argument("--table", default=None, help="a history table; without it, row counts per table")
+    as_of.add_argument("--workspace", default=None, help="workspace id")
+    as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
+    as_of.set_defaults(handler=command_as_of)
+
+    emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
+    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
+    emulator.add_argument("--seed", type=int, default=7)
+    emulator.add_argument("--token", default=DEMO_TOKEN, help="bearer token the emulator accepts")
+    emulator.add_argument("--latency-ms", type=float, default=0)
+    emulator.add_argument("--rate-limit-rps", type=float, default=None)
+    emulator.add_argument("--fault-rate", type=float, default=0.0)
+    emulator.set_defaults(handler=command_emulator)
+    return parser
+
+
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(
+        region=getattr(args, "region", None),
+        base_url=getattr(args, "base_url", None),
+        resources=[r.strip() for r in args.resources.split(",") if r.strip()] if getattr(args, "resources", None) else None,
+        destination=args.destination,
+        duckdb_path=args.duckdb_path,
+        dataset_name=args.dataset_name,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+        max_concurrency=getattr(args, "max_concurrency", None),
+        requests_per_minute=getattr(args, "requests_per_minute", None),
+    )
+
+
+def print_run_summary(result: RunResult, seconds: float) -> None:
+    rows = [(table, count, "skipped: " + result.skipped[table] if table in result.skipped else "")
+            for table, count in result.table_rows.items()]
+    print(f"Snapshot of workspace {result.workspace_name!r} ({result.workspace_id}) in {seconds:.1f}s,"
+          f" run {result.run_id}:")
+    print(output.table(["table", "rows", "note"], rows))
+    stats = result.requests
+    if stats:
+        print(f"{stats.get('requests', 0)} requests, {stats.get('retries', 0)} retried,"
+              f" {stats.get('rate_limited', 0)} rate-limited; {result.changes} changes recorded.")
+    for table, reason in result.skipped.items():
+        print(f"skipped {table}: {reason} (nothing in {table} was retired)", file=sys.stderr)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    result = run_snapshot(_run_options(args))
+    print_run_summary(result, time.monotonic() - started)
+    return EXIT_PARTIAL if result.partial else EXIT_OK
+
+
+def command_changes(args: argparse.Namespace) -> int:
+    since = queries.parse_moment(args.since) if args.since else None
+    with make_pipeline(_run_options(args)).sql_client() as sql:
+        columns, rows = queries.change_log(sql, since, args.resource_type, args.actor, args.workspace, args.limit)
+    if not rows and args.output == "table":
+        print("No changes recorded in that window.")
+        return EXIT_OK
+    print(output.render(columns, rows, args.output))
+    return EXIT_OK
+
+
+def command_as_of(args: argparse.Namespace) -> int:
+    moment = queries.parse_moment(args.moment)
+    with make_pipeline(_run_options(args)).sql_client() as sql:
+        if args.table:
+            columns, rows = queries.as_of(sql, moment, args.table, args.workspace)
+        else:
+            columns, rows = queries.as_of_counts(sql, moment, args.workspace)
+    print(output.render(columns, rows, args.output))
+    return EXIT_OK
+
+
+def command_emulator(args: argparse.Namespace) -> int:
+    from segment_emulator import Emulator, generate_workspace
+
+    workspace = generate_workspace(seed=args.seed, scale=args.scale)
+    emulator = Emulator(workspace, tokens={args.token: "owner"}, port=args.port, latency_ms=args.latency_ms,
+                        rate_limit_rps=args.rate_limit_rps, fault_rate=args.fault_rate)
+    base_url = emulator.start()
+    print(f"Segment API emulator ({args.scale}, seed {args.seed}) at {base_url}; token: {args.token}")
+    print(f"Try: SEGMENT_ACCESS_TOKEN={args.token} segment-history run --base-url {base_url}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+    return EXIT_OK
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.duckdb_path, args.scale, args.seed, args.runs, args.pipelines_dir)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    from segment_source.client import ReadOnlyViolation, SegmentAPIUnavailable
+    from segment_source.workspace import SegmentAuthError, SegmentResponseError
+
+    for cause in _causes(exc):
+        if isinstance(cause, SegmentAuthError):
+            return EXIT_AUTH
+        if isinstance(cause, (SegmentAPIUnavailable, SegmentResponseError)):
+            return EXIT_API
+        if isinstance(cause, (ValueError, ReadOnlyViolation)):
+            return EXIT_USAGE
+    if _is_destination_error(exc):
+        return EXIT_DESTINATION
+    return EXIT_ERROR
+
+
+def _causes(exc: BaseException) -> List[BaseException]:
+    seen: List[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return seen
+
+
+def _is_destination_error(exc: BaseException) -> bool:
+    from dlt.common.destination.exceptions import DestinationException
+    from dlt.destinations.exceptions import DatabaseException
+
+    return any(isinstance(c, (DestinationException, DatabaseException)) for c in _causes(exc))
+
+
+def one_sentence(exc: BaseException) -> str:
+    """The innermost message we wrote ourselves, else the outermost one, on one line."""
+    ours = [c for c in _causes(exc) if type(c).__module__.startswith(("segment_source", "pipelines"))]
+    chosen = ours[-1] if ours else (_causes(exc)[-1] if isinstance(exc, ValueError) else exc)
+    return " ".join(str(chosen).split()) or type(chosen).__name__
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("segment-history: interrupted; the next run starts cleanly.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the command line turns every failure into one sentence
+        code = exit_code_for(exc)
+        print(f"segment-history: error: {one_sentence(exc)}", file=sys.stderr)
+        if args.verbose or code == EXIT_ERROR:
+            logging.getLogger("segment_history").debug("traceback", exc_info=exc)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The field-level change log: what one snapshot changed, field by field, and who did it.
+
+After a load, SCD2 has done the bookkeeping: the rows that became valid at this snapshot's boundary
+are the new versions, the rows whose validity ended there are the old ones. Pairing them by record key
+gives `added`, `removed` and `modified`; nested settings and JSON schemas are compared leaf by leaf.
+The audit trail explains a change when it names the same resource between the previous snapshot and
+this one (the latest such event wins).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from segment_source.endpoints import WORKSPACE_TABLE, endpoint_for_table
+
+NAME_COLUMNS = ("name", "display_name", "email", "title", "key")
+IDENTITY_COLUMNS = {"workspace_id", "record_key"}
+
+
+@dataclass
+class Snapshot:
+    run_id: str
+    workspace_id: str
+    boundary: datetime
+    previous: Optional[datetime]
+
+
+def table_exists(sql: Any, table: str) -> bool:
+    return sql.has_dataset() and table in existing_tables(sql)
+
+
+def existing_tables(sql: Any) -> set:
+    rows = sql.execute_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", sql.dataset_name
+    )
+    return {row[0] for row in rows or []}
+
+
+def fetch_dicts(sql: Any, query: str, *args: Any) -> List[Dict[str, Any]]:
+    with sql.execute_query(query, *args) as cursor:
+        columns = [c[0] for c in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def previous_snapshot_time(sql: Any, workspace_id: str, boundary: datetime) -> Optional[datetime]:
+    if not table_exists(sql, "snapshots"):
+        return None
+    rows = sql.execute_sql(
+        f"SELECT max(started_at) FROM {sql.make_qualified_table_name('snapshots')}"
+        " WHERE workspace_id = %s AND started_at < %s",
+        workspace_id,
+        boundary,
+    )
+    return rows[0][0] if rows else None
+
+
+def retire_emptied_table(sql: Any, table: str, snapshot: Snapshot) -> None:
+    """SCD2 cannot see an empty snapshot (no rows, no table in the package): retire by hand."""
+    if table_exists(sql, table):
+        sql.execute_sql(
+            f"UPDATE {sql.make_qualified_table_name(table)} SET _dlt_valid_to = %s"
+            " WHERE workspace_id = %s AND _dlt_valid_to IS NULL",
+            snapshot.boundary,
+            snapshot.workspace_id,
+        )
+
+
+def table_changes(sql: Any, table: str, json_columns: Iterable[str], snapshot: Snapshot) -> List[Dict]:
+    if not table_exists(sql, table):
+        return []
+    qualified = sql.make_qualified_table_name(table)
+    had_rows = sql.execute_sql(
+        f"SELECT count(*) FROM {qualified} WHERE workspace_id = %s AND _dlt_valid_from < %s",
+        snapshot.workspace_id,
+        snapshot.boundary,
+    )[0][0]
+    if not had_rows:
+        return []  # the first snapshot of a table is its baseline, not a list of additions
+    where = f"SELECT * FROM {qualified} WHERE workspace_id = %s AND "
+    new = fetch_dicts(sql, where + "_dlt_valid_from = %s", snapshot.workspace_id, snapshot.boundary)
+    old = fetch_dicts(sql, where + "_dlt_valid_to = %s", snapshot.workspace_id, snapshot.boundary)
+    json_columns = set(json_columns)
+    return diff_versions(table, _by_key(old, json_columns), _by_key(new, json_columns), snapshot)
+
+
+def _by_key(rows: List[Dict[str, Any]], json_columns: set) -> Dict[str, Dict[str, Any]]:
+    return {row["record_key"]: comparable_row(row, json_columns) for row in rows}
+
+
+def comparable_row(row: Dict[str, Any], json_columns: set) -> Dict[str, Any]:
+    """The row as the API gave it: JSON columns parsed, dlt's bookkeeping columns dropped."""
+    result = {}
+    for column, value in row.items():
+        if column.startswith("_dlt_"):
+            continue
+        if column in json_columns and isinstance(value, str):
+            value = json.loads(value)
+        result[column] = plain_value(value)
+    return result
+
+
+def plain_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def flatten(value: Any, prefix: str) -> Dict[str, Any]:
+    """Leaves of nested objects by dot path; lists and scalars are leaves."""
+    if isinstance(value, dict) and value:
+        leaves: Dict[str, Any] = {}
+        for key, item in value.items():
+            leaves.update(flatten(item, f"{prefix}.{key}"))
+        return leaves
+    return {prefix: value}
+
+
+def field_changes(old: Dict[str, Any], new: Dict[str, Any]) -> List[Tuple[str, Any, Any]]:
+    old_leaves, new_leaves = {}, {}
+    for column in set(old) | set(new):
+        if column in IDENTITY_COLUMNS:
+            continue
+        old_leaves.update(flatten(old.get(column), column) if column in old else {})
+        new_leaves.update(flatten(new.get(column), column) if column in new else {})
+    changed = []
+    for path in sorted(set(old_leaves) | set(new_leaves)):
+        before, after = old_leaves.get(path), new_leaves.get(path)
+        if before != after:
+            changed.append((path, before, after))
+    return changed
+
+
+def to_json(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def resource_name(row: Dict[str, Any]) -> Optional[str]:
+    for column in NAME_COLUMNS:
+        if row.get(column):
+            return str(row[column])
+    settings = row.get("settings")
+    if isinstance(settings, dict) and settings.get("name"):
+        return str(settings["name"])  # warehouses keep their name in settings
+    return None
+
+
+def diff_versions(
+    table: str, old: Dict[str, Dict], new: Dict[str, Dict], snapshot: Snapshot
+) -> List[Dict[str, Any]]:
+    audit_column = "id" if table == WORKSPACE_TABLE else endpoint_for_table(table).audit_resource
+    changes = []
+
+    def change(key: str, row: Dict, kind: str, path: Optional[str], before: Any, after: Any) -> None:
+        changes.append({
+            "run_id": snapshot.run_id,
+            "workspace_id": snapshot.workspace_id,
+            "observed_at": snapshot.boundary,
+            "resource_type": table,
+            "resource_id": key,
+            "resource_name": resource_name(row),
+            "change_kind": kind,
+            "field_path": path,
+            "old_value": to_json(before),
+            "new_value": to_json(after),
+            "audit_resource_id": row.get(audit_column),
+        })
+
+    for key in sorted(set(old) | set(new)):
+        if key not in old:
+            change(key, new[key], "added", None, None, _content(new[key]))
+        elif key not in new:
+            change(key, old[key], "removed", None, _content(old[key]), None)
+        else:
+            for path, before, after in field_changes(old[key], new[key]):
+                change(key, new[key], "modified", path, before, after)
+    return changes
+
+
+def _content(row: Dict[str, Any]) -> Dict[str, Any]:
+    return {column: value for column, value in row.items() if column not in IDENTITY_COLUMNS}
+
+
+def attribute(sql: Any, changes: List[Dict[str, Any]], snapshot: Snapshot) -> None:
+    """Sets actor, actor email, audit event id and type from the audit trail, where one explains it."""
+    events = _events_in_window(sql, snapshot) if changes else []
+    latest: Dict[str, Dict[str, Any]] = {}
+    for event in sorted(events, key=lambda e: (e["timestamp"], e["id"])):
+        latest[event["resource_id"]] = event
+    for change in changes:
+        event = latest.get(change.pop("audit_resource_id") or "")
+        change["actor"] = event.get("actor") if event else None
+        change["actor_email"] = event.get("actor_email") if event else None
+        change["audit_event_id"] = event.get("id") if event else None
+        change["audit_event_type"] = event.get("type") if event else None
+
+
+def _events_in_window(sql: Any, snapshot: Snapshot) -> List[Dict[str, Any]]:
+    if snapshot.previous is None or not table_exists(sql, "audit_events"):
+        return []
+    return fetch_dicts(
+        sql,
+        f"SELECT * FROM {sql.make_qualified_table_name('audit_events')}"
+        " WHERE workspace_id = %s AND timestamp > %s AND timestamp <= %s",
+        snapshot.workspace_id,
+        snapshot.previous,
+        snapshot.boundary,
+    )

@@ -1,0 +1,80 @@
+"""Turns API items into table rows: stable keys, slim catalog references, no credentials in clear.
+
+A row's content decides its SCD2 version hash, so everything here must be deterministic: nested
+objects are key-sorted, and nothing run-dependent (timestamps of the run, counters) is added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Callable, Dict
+
+from . import settings
+from .endpoints import Endpoint
+from .report import ExtractionReport
+
+# The embedded catalog entry (options, actions, presets...) is the same for every instance of a type
+# and makes up most of each item; an instance row keeps only which catalog entry it is.
+CATALOG_REFERENCE_FIELDS = ("id", "slug", "name")
+
+
+def canonical(value: Any) -> Any:
+    """Same content, same representation: dict keys sorted at every depth."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def key_part(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def record_key(row: Dict[str, Any], key_fields: tuple) -> str:
+    return ":".join(key_part(row.get(name)) for name in key_fields)
+
+
+def fingerprint(secret: str) -> str:
+    digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+    return f"{settings.WRITE_KEY_FINGERPRINT_PREFIX}{digest}"
+
+
+def slim_catalog_reference(row: Dict[str, Any]) -> None:
+    metadata = row.pop("metadata", None)
+    if isinstance(metadata, dict):
+        for name in CATALOG_REFERENCE_FIELDS:
+            row[f"metadata_{name}"] = metadata.get(name)
+
+
+def shape_row_function(
+    endpoint: Endpoint, workspace_id: str, report: ExtractionReport, keep_write_keys: bool
+) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+    """The map step dlt applies to every item of `endpoint`."""
+    parent_columns = {f"_{endpoint.parent}_{field}": column for field, column in endpoint.parent_fields.items()}
+    table = endpoint.table_name
+
+    def shape(item: Dict[str, Any]) -> Dict[str, Any]:
+        parents = {column: item.pop(name) for name, column in parent_columns.items() if name in item}
+        if endpoint.keep:
+            row = {column: item.get(name) for name, column in endpoint.keep.items()}
+        else:
+            row = dict(item)
+            slim_catalog_reference(row)
+            if "writeKeys" in row and not keep_write_keys:
+                row["writeKeys"] = [fingerprint(key) for key in row["writeKeys"] or []]
+        row.update(parents)
+        row = canonical(row)
+        row["workspaceId"] = workspace_id
+        if endpoint.history:
+            row["recordKey"] = record_key(row, endpoint.key)
+        report.count_row(table)
+        return row
+
+    return shape

@@ -1,0 +1,58 @@
+"""Shared fixtures: a running emulator per test and a DuckDB destination in the test's tmp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator, List
+
+import pytest
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+from segment_emulator import Emulator, Workspace, generate_workspace  # noqa: E402
+
+from pipelines.runner import RunOptions  # noqa: E402
+
+TOKEN = "test-token"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture
+def start_emulator() -> Iterator[Callable[..., Emulator]]:
+    """Starts emulators for the test (tokens default to one owner token) and stops them afterwards."""
+    started: List[Emulator] = []
+
+    def start(workspace: Workspace, **kwargs) -> Emulator:
+        kwargs.setdefault("tokens", {TOKEN: "owner"})
+        emulator = Emulator(workspace, **kwargs)
+        emulator.start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def small_workspace() -> Workspace:
+    return generate_workspace(seed=11, scale="small")
+
+
+@pytest.fixture
+def options_for(tmp_path: Path) -> Callable[..., RunOptions]:
+    """RunOptions that load into a DuckDB file and a dlt working dir inside tmp_path."""
+
+    def make(emulator: Emulator, **kwargs) -> RunOptions:
+        defaults = dict(
+            access_token=TOKEN,
+            base_url=emulator.base_url,
+            duckdb_path=str(tmp_path / "history.duckdb"),
+            pipelines_dir=str(tmp_path / "pipelines"),
+            pipeline_name="test_history",
+        )
+        defaults.update(kwargs)
+        return RunOptions(**defaults)
+
+    return make

@@ -1,0 +1,68 @@
+"""Reading the loaded dataset back, and what the emulator's workspace says it should contain."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Dict, List, Set
+
+import duckdb
+
+from segment_emulator import Workspace
+
+from pipelines.runner import RunOptions
+
+AUDIT_RETENTION = timedelta(days=90)
+
+
+def query(options: RunOptions, sql: str, *params) -> List[tuple]:
+    """Runs `sql` with `{ds}` standing for the dataset; read-only, so it never holds a lock for long."""
+    with duckdb.connect(options.duckdb_path, read_only=True) as connection:
+        return connection.execute(sql.format(ds=options.dataset_name), list(params)).fetchall()
+
+
+def tables(options: RunOptions) -> Set[str]:
+    rows = query(options, "select table_name from information_schema.tables where table_schema = '{ds}'")
+    return {row[0] for row in rows}
+
+
+def current_keys(options: RunOptions, table: str) -> Set[str]:
+    return {row[0] for row in query(options, f"select record_key from {{ds}}.{table} where _dlt_valid_to is null")}
+
+
+def row_count(options: RunOptions, table: str) -> int:
+    return query(options, f"select count(*) from {{ds}}.{table}")[0][0]
+
+
+def rule_key(plan_id: str, rule: Dict) -> str:
+    version = rule["version"]
+    version = int(version) if float(version).is_integer() else version
+    return f"{plan_id}:{rule['type']}:{rule.get('key') or ''}:{version}"
+
+
+def expected_keys(workspace: Workspace) -> Dict[str, Set[str]]:
+    """The record keys each table must hold after a complete snapshot of `workspace`."""
+    return {
+        "workspace": {workspace.workspace["id"]},
+        "sources": {s["id"] for s in workspace.sources},
+        "destinations": {d["id"] for d in workspace.destinations},
+        "warehouses": {w["id"] for w in workspace.warehouses},
+        "source_warehouses": {f"{s}:{w}" for s, w in workspace.source_warehouses},
+        "tracking_plans": {p["id"] for p in workspace.tracking_plans},
+        "tracking_plan_rules": {rule_key(p, r) for p, rules in workspace.rules.items() for r in rules},
+        "tracking_plan_sources": {f"{p}:{s}" for p, ids in workspace.tracking_plan_sources.items() for s in ids},
+        "functions": {f["id"] for f in workspace.functions},
+        "function_versions": {
+            f"{fid}:{v['id']}" for fid, versions in workspace.function_versions.items() for v in versions
+        },
+        "labels": {f"{label['key']}:{label['value']}" for label in workspace.labels},
+    }
+
+
+def expected_audit_event_ids(workspace: Workspace, now: datetime) -> Set[str]:
+    oldest = now - AUDIT_RETENTION
+    return {e["id"] for e in workspace.audit_events if parse_time(e["timestamp"]) > oldest}
+
+
+def parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

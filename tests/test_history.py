@@ -1,0 +1,186 @@
+"""History: SCD2 versions, the field-level change log with actors, the audit trail and as-of queries.
+
+Every test runs the real pipeline against the emulator, mutates the emulated workspace, runs again,
+and checks the change log against the mutations the emulator reports having made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from segment_emulator import generate_workspace
+
+from pipelines.runner import make_pipeline, run_snapshot
+from pipelines import queries
+
+from .helpers import current_keys, expected_keys, query, row_count
+
+SNAKE = NamingConvention()
+
+
+def column_path(api_path: str) -> str:
+    """The change log names top-level fields by column (snake_case) and nested ones as the API does."""
+    head, _, rest = api_path.partition(".")
+    return SNAKE.normalize_identifier(head) + (f".{rest}" if rest else "")
+
+
+def changes_of_run(options, run_id):
+    rows = query(
+        options,
+        "select resource_type, resource_id, change_kind, field_path, old_value, new_value, actor, audit_event_id"
+        " from {ds}.config_changes where run_id = ?",
+        run_id,
+    )
+    return [dict(zip(["table", "id", "kind", "path", "old", "new", "actor", "event"], row)) for row in rows]
+
+
+def expected_rows(mutation):
+    if mutation.change in ("added", "removed"):
+        return [(mutation.table, mutation.resource_id, mutation.change, None)]
+    return [(mutation.table, mutation.resource_id, "modified", column_path(p)) for p in mutation.fields]
+
+
+def assert_mutation_recorded(mutation, rows):
+    for table, resource_id, kind, path in expected_rows(mutation):
+        matches = [r for r in rows if (r["table"], r["id"], r["kind"], r["path"]) == (table, resource_id, kind, path)]
+        assert len(matches) == 1, f"{mutation.kind} {resource_id} {path}: {len(matches)} rows"
+        row = matches[0]
+        if path is not None:
+            api_path = next(p for p in mutation.fields if column_path(p) == path)
+            old, new = mutation.fields[api_path]
+            assert (json.loads(row["old"]) if row["old"] else None) == old
+            assert (json.loads(row["new"]) if row["new"] else None) == new
+        assert row["actor"] == mutation.actor
+        assert row["event"] == mutation.audit_event_id
+
+
+# Mutations that touch one row each, so the expected change log is exactly their union.
+SINGLE_ROW_MUTATIONS = [
+    ("rename_source", {}),
+    ("disable_destination", {}),
+    ("change_destination_setting", {}),
+    ("rotate_destination_secret", {"visible": True}),
+    ("add_source_label", {}),
+    ("create_destination", {}),
+    ("delete_destination", {}),
+    ("modify_rule", {}),
+    ("add_rule", {}),
+    ("remove_rule", {}),
+    ("rename_tracking_plan", {}),
+    ("connect_warehouse", {}),
+    ("create_label", {}),
+]
+
+
+def test_each_mutation_appears_exactly_once_with_fields_values_and_actor(start_emulator, options_for):
+    workspace = generate_workspace(seed=21, scale="small")
+    emulator = start_emulator(workspace)
+    options = options_for(emulator)
+    first = run_snapshot(options)
+    assert first.changes == 0, "the first snapshot is the baseline"
+
+    mutations = [workspace.apply(kind, **kwargs) for kind, kwargs in SINGLE_ROW_MUTATIONS]
+    second = run_snapshot(options)
+
+    rows = changes_of_run(options, second.run_id)
+    for mutation in mutations:
+        assert_mutation_recorded(mutation, rows)
+    expected = Counter(row for m in mutations for row in expected_rows(m))
+    actual = Counter((r["table"], r["id"], r["kind"], r["path"]) for r in rows)
+    assert actual == expected, "no change beyond the mutations"
+
+
+def test_invisible_secret_rotation_is_not_a_change(start_emulator, options_for):
+    workspace = generate_workspace(seed=22, scale="small")
+    options = options_for(start_emulator(workspace))
+    run_snapshot(options)
+
+    mutation = workspace.apply("rotate_destination_secret", visible=False)
+    result = run_snapshot(options)
+
+    assert mutation.fields == {} and not mutation.visible
+    assert result.changes == 0
+    assert changes_of_run(options, result.run_id) == []
+
+
+def test_run_mutate_cycles_record_history_and_as_of(start_emulator, options_for):
+    workspace = generate_workspace(seed=23, scale="small")
+    options = options_for(start_emulator(workspace))
+    results = [run_snapshot(options)]
+    keys_after = [expected_keys(workspace)]
+    for cycle in range(3):
+        for mutation in workspace.mutate(count=4, seed=100 + cycle):
+            pass
+        results.append(run_snapshot(options))
+        keys_after.append(expected_keys(workspace))
+
+    quiet = run_snapshot(options)
+    assert quiet.changes == 0, "a run with no mutation reports no change"
+    for table in ("sources", "destinations", "tracking_plan_rules", "labels"):
+        assert current_keys(options, table) == keys_after[-1][table]
+
+    # as-of between runs returns the state each run observed
+    with make_pipeline(options).sql_client() as sql:
+        for result, keys in zip(results, keys_after):
+            moment = result.started_at
+            for table in ("sources", "destinations", "tracking_plan_rules"):
+                columns, rows = queries.as_of(sql, moment, table)
+                record_keys = {row[columns.index("record_key")] for row in rows}
+                assert record_keys == keys[table], (table, moment)
+
+
+def test_scd2_rows_grow_by_modified_and_added_only(start_emulator, options_for):
+    workspace = generate_workspace(seed=24, scale="small")
+    options = options_for(start_emulator(workspace))
+    run_snapshot(options)
+    initial = row_count(options, "destinations")
+    quiet = run_snapshot(options)
+    assert row_count(options, "destinations") == initial and quiet.changes == 0
+
+    workspace.apply("rename_destination")
+    workspace.apply("disable_destination")
+    workspace.apply("create_destination")
+    workspace.apply("delete_destination")
+    run_snapshot(options)
+
+    modified_or_added = len({r[0] for r in query(
+        options, "select resource_id from {ds}.config_changes"
+                 " where resource_type = 'destinations' and change_kind in ('modified', 'added')")})
+    assert row_count(options, "destinations") == initial + modified_or_added
+
+
+def test_audit_events_never_duplicate_and_resume_from_the_destination(start_emulator, options_for, tmp_path):
+    workspace = generate_workspace(seed=25, scale="small")
+    emulator = start_emulator(workspace)
+    options = options_for(emulator)
+    run_snapshot(options)
+    first_count = row_count(options, "audit_events")
+    start_times = [r.query.get("startTime") for r in emulator.requests if r.path == "/audit-events"]
+
+    workspace.mutate(count=3, seed=7)
+    emulator.clear_requests()
+    fresh_machine = options_for(emulator, pipelines_dir=str(tmp_path / "another-machine"))
+    run_snapshot(fresh_machine)
+
+    ids = [row[0] for row in query(options, "select id from {ds}.audit_events")]
+    assert len(ids) == len(set(ids)) == first_count + 3
+    resumed = [r.query["startTime"][0] for r in emulator.requests if r.path == "/audit-events"]
+    assert resumed and start_times and resumed[0] > start_times[0][0], "resumed from the stored state"
+
+
+@pytest.mark.parametrize("seed", [31])
+def test_medium_workspace_history(seed, start_emulator, options_for):
+    workspace = generate_workspace(seed=seed, scale="medium")
+    options = options_for(start_emulator(workspace))
+    run_snapshot(options)
+    mutations = [workspace.apply(kind, **kwargs) for kind, kwargs in SINGLE_ROW_MUTATIONS]
+    result = run_snapshot(options)
+    rows = changes_of_run(options, result.run_id)
+    for mutation in mutations:
+        assert_mutation_recorded(mutation, rows)
+    assert result.changes == sum(len(expected_rows(m)) for m in mutations)
