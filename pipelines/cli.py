@@ -189,10 +189,11 @@ def exit_code_for(exc: BaseException) -> int:
 
 
 def _causes(exc: BaseException) -> List[BaseException]:
+    """The exception and what caused it, outermost first (dlt wraps what a source raises)."""
     seen: List[BaseException] = []
     while exc is not None and exc not in seen:
         seen.append(exc)
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)  # type: ignore[assignment]
     return seen
 
 
@@ -204,9 +205,10 @@ def _is_destination_error(exc: BaseException) -> bool:
 
 
 def one_sentence(exc: BaseException) -> str:
-    """The innermost message we wrote ourselves, else the outermost one, on one line."""
-    ours = [c for c in _causes(exc) if type(c).__module__.startswith(("segment_source", "pipelines"))]
-    chosen = ours[-1] if ours else (_causes(exc)[-1] if isinstance(exc, ValueError) else exc)
+    """The message we wrote ourselves (or the root cause's), on one line, without dlt's wrapping."""
+    causes = _causes(exc)
+    ours = [c for c in causes if type(c).__module__.startswith(("segment_source", "pipelines"))]
+    chosen = ours[0] if ours else causes[-1]
     return " ".join(str(chosen).split()) or type(chosen).__name__
 
 

@@ -155,7 +155,7 @@ def resource_name(row: Dict[str, Any]) -> Optional[str]:
 def diff_versions(
     table: str, old: Dict[str, Dict], new: Dict[str, Dict], snapshot: Snapshot
 ) -> List[Dict[str, Any]]:
-    audit_column = "id" if table == WORKSPACE_TABLE else endpoint_for_table(table).audit_resource
+    audit_columns = ("id",) if table == WORKSPACE_TABLE else endpoint_for_table(table).audit_resources
     changes = []
 
     def change(key: str, row: Dict, kind: str, path: Optional[str], before: Any, after: Any) -> None:
@@ -170,7 +170,7 @@ def diff_versions(
             "field_path": path,
             "old_value": to_json(before),
             "new_value": to_json(after),
-            "audit_resource_id": row.get(audit_column),
+            "audit_resource_ids": [row[c] for c in audit_columns if row.get(c)],
         })
 
     for key in sorted(set(old) | set(new)):
@@ -195,7 +195,8 @@ def attribute(sql: Any, changes: List[Dict[str, Any]], snapshot: Snapshot) -> No
     for event in sorted(events, key=lambda e: (e["timestamp"], e["id"])):
         latest[event["resource_id"]] = event
     for change in changes:
-        event = latest.get(change.pop("audit_resource_id") or "")
+        candidates = [latest[r] for r in change.pop("audit_resource_ids") if r in latest]
+        event = max(candidates, key=lambda e: (e["timestamp"], e["id"]), default=None)
         change["actor"] = event.get("actor") if event else None
         change["actor_email"] = event.get("actor_email") if event else None
         change["audit_event_id"] = event.get("id") if event else None

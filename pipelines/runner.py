@@ -176,16 +176,18 @@ def _record_history(
     return changes
 
 
+def _text_columns(*names: str) -> TTableSchemaColumns:
+    return {name: {"data_type": "text", "nullable": True} for name in names}
+
+
+# Declared in full so the table exists (empty) from the first run on, and types never depend on data.
 CHANGE_COLUMNS: TTableSchemaColumns = {
-    "observed_at": {"data_type": "timestamp"},
-    "old_value": {"data_type": "text"},
-    "new_value": {"data_type": "text"},
-    "field_path": {"data_type": "text"},
-    "resource_name": {"data_type": "text"},
-    "actor": {"data_type": "text"},
-    "actor_email": {"data_type": "text"},
-    "audit_event_id": {"data_type": "text"},
-    "audit_event_type": {"data_type": "text"},
+    **_text_columns("run_id", "workspace_id"),
+    "observed_at": {"data_type": "timestamp", "nullable": True},
+    **_text_columns(
+        "resource_type", "resource_id", "resource_name", "change_kind", "field_path", "old_value",
+        "new_value", "actor", "actor_email", "audit_event_id", "audit_event_type",
+    ),
 }
 
 SNAPSHOT_COLUMNS: TTableSchemaColumns = {
@@ -215,7 +217,8 @@ def _load_run_records(
     }
     resources = [
         dlt.resource([snapshot_row], name="snapshots", write_disposition="append", columns=SNAPSHOT_COLUMNS),
-        dlt.resource(changes, name="config_changes", write_disposition="append", columns=CHANGE_COLUMNS),
+        dlt.resource(changes or [dlt.mark.materialize_table_schema()], name="config_changes",
+                     write_disposition="append", columns=CHANGE_COLUMNS),
     ]
     info = pipeline.run(resources, loader_file_format=_loader_file_format(pipeline))
     info.raise_on_failed_jobs()

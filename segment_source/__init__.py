@@ -19,6 +19,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 from dlt.sources.rest_api import rest_api_resources
 from dlt.sources.rest_api.typing import EndpointResource, RESTAPIConfig
 
+from . import jsonpath_cache  # noqa: F401  (speeds up dlt's JSONPath parsing for every resource)
 from . import settings
 from .client import SegmentSession
 from .endpoints import WORKSPACE_TABLE, Endpoint, select_endpoints
@@ -32,13 +33,16 @@ logger = logging.getLogger("segment_history")
 __all__ = ["segment_source", "resolve_base_url", "ExtractionReport"]
 
 
+CURSOR_PATH = "data.pagination.next"
+
+
 class SegmentCursorPaginator(JSONResponseCursorPaginator):
     """Segment's cursor: `pagination.cursor` in, `data.pagination.next` out, stop on a missing, null or
     empty `next` or an empty page. A cursor that comes back twice is a malformed response, not an end."""
 
     def __init__(self) -> None:
         super().__init__(
-            cursor_path="data.pagination.next", cursor_param="pagination.cursor", stop_after_empty_page=True
+            cursor_path=CURSOR_PATH, cursor_param="pagination.cursor", stop_after_empty_page=True
         )
         self._seen_cursors: set = set()
 
@@ -117,8 +121,9 @@ def _audit_events_window(endpoint_resource: Dict[str, Any], now: datetime) -> No
     start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS) + timedelta(minutes=5)
     endpoint = endpoint_resource["endpoint"]
     endpoint["params"]["startTime"] = "{incremental.start_value}"
-    # an explicit end keeps every page of this run on one window (the API freezes it in the cursor)
-    endpoint["params"]["endTime"] = _iso(now)
+    # an explicit end keeps every page of this run on one window (the API freezes it in the cursor);
+    # rounded up past `now` so an event in the snapshot's own millisecond is not cut off
+    endpoint["params"]["endTime"] = _iso(now + timedelta(milliseconds=1))
     endpoint["incremental"] = {
         "cursor_path": "timestamp",
         "initial_value": _iso(start),
@@ -175,6 +180,7 @@ def segment_source(
     requests_per_minute: Optional[float] = None,
     keep_write_keys: bool = False,
     page_size: int = settings.MAX_PAGE_SIZE,
+    retry_backoff_seconds: float = settings.BACKOFF_BASE_SECONDS,
     snapshot_time: Optional[datetime] = None,
     report: Optional[ExtractionReport] = None,
     session: Optional[SegmentSession] = None,
@@ -191,6 +197,7 @@ def segment_source(
         requests_per_minute: Upper bound on this token's request rate (default: paced by the API's headers only).
         keep_write_keys: Store source write keys in clear instead of a fingerprint.
         page_size: Items per page, at most each endpoint's cap (default 1000, the API's maximum).
+        retry_backoff_seconds: First wait before retrying a failed request; doubles per attempt.
         snapshot_time: The moment this snapshot stands for (default: now).
         report: Collects pages, rows and skipped tables of this extraction.
         session: A prepared `SegmentSession` (default: one built from the settings above).
@@ -205,7 +212,7 @@ def segment_source(
     endpoints = select_endpoints(list(resources) if resources else None)
     report = report if report is not None else ExtractionReport()
     snapshot_time = snapshot_time or datetime.now(timezone.utc)
-    session = session or build_session(endpoints, max_concurrency, requests_per_minute)
+    session = session or build_session(endpoints, max_concurrency, requests_per_minute, retry_backoff_seconds)
     session.headers["Authorization"] = f"Bearer {access_token}"
 
     # keep the API's timestamp strings as they are: typed copies would split into variant columns the
@@ -230,7 +237,10 @@ def segment_source(
 
 
 def build_session(
-    endpoints: Sequence[Endpoint], max_concurrency: int, requests_per_minute: Optional[float]
+    endpoints: Sequence[Endpoint],
+    max_concurrency: int,
+    requests_per_minute: Optional[float],
+    retry_backoff_seconds: float = settings.BACKOFF_BASE_SECONDS,
 ) -> SegmentSession:
     limits = {e.name: e.rate_limit_per_minute for e in endpoints if e.rate_limit_per_minute}
     patterns = [(e.path.split("{id}")[-1], e.name) for e in endpoints if e.rate_limit_per_minute and "{id}" in e.path]
@@ -245,4 +255,5 @@ def build_session(
         rate_limiter=RateLimiter(requests_per_minute, limits),
         endpoint_limit_of=endpoint_limit_of,
         pool_size=max_concurrency,
+        backoff_base=retry_backoff_seconds,
     )

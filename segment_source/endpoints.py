@@ -29,8 +29,9 @@ class Endpoint:
     paginated: bool = True
     page_size: int = 1000
     key: Tuple[str, ...] = ("id",)
-    # column naming the resource an audit event refers to (rules are audited as their tracking plan)
-    audit_resource: str = "id"
+    # columns naming the resources an audit event may refer to (rules are audited as their tracking
+    # plan; a connection as either of its ends)
+    audit_resources: Tuple[str, ...] = ("id",)
     group: str = "core"
     default: bool = True
     history: bool = True  # SCD2 configuration table; False for event logs
@@ -61,7 +62,7 @@ def _function_endpoints() -> List[Endpoint]:
             Endpoint(f"function_versions_{suffix}", "functions/{id}/versions", "versions",
                      table="function_versions", parent=f"functions_{suffix}",
                      parent_fields={"id": "function_id"}, stability="alpha",
-                     key=("function_id", "id"), audit_resource="function_id")
+                     key=("function_id", "id"), audit_resources=("function_id",))
         )
     return endpoints
 
@@ -73,16 +74,16 @@ ENDPOINTS: List[Endpoint] = [
     # One call per warehouse rather than per source: far fewer parents, the same edges.
     Endpoint("source_warehouses", "warehouses/{id}/connected-sources", "sources", parent="warehouses",
              parent_fields={"id": "warehouse_id"}, keep={"id": "source_id"},
-             key=("source_id", "warehouse_id"), audit_resource="source_id"),
+             key=("source_id", "warehouse_id"), audit_resources=("source_id", "warehouse_id")),
     Endpoint("tracking_plans", "tracking-plans", "trackingPlans"),
     Endpoint("tracking_plan_rules", "tracking-plans/{id}/rules", "rules", parent="tracking_plans",
              parent_fields={"id": "tracking_plan_id"}, key=("tracking_plan_id", "type", "key", "version"),
-             audit_resource="tracking_plan_id", rate_limit_per_minute=200),
+             audit_resources=("tracking_plan_id",), rate_limit_per_minute=200),
     Endpoint("tracking_plan_sources", "tracking-plans/{id}/sources", "sources", parent="tracking_plans",
              parent_fields={"id": "tracking_plan_id"}, keep={"id": "source_id"},
-             key=("tracking_plan_id", "source_id"), audit_resource="tracking_plan_id"),
+             key=("tracking_plan_id", "source_id"), audit_resources=("tracking_plan_id", "source_id")),
     *_function_endpoints(),
-    Endpoint("labels", "labels", "labels", paginated=False, key=("key", "value")),
+    Endpoint("labels", "labels", "labels", paginated=False, key=("key", "value"), audit_resources=("record_key",)),
     Endpoint("audit_events", "audit-events", "events", history=False),
 ]
 

@@ -52,6 +52,25 @@ class Spacing:
         return start - now
 
 
+class MinuteWindow:
+    """At most `per_minute` request starts in each 60-second window: the documented per-endpoint limits
+    are counted per minute, so a short run may use the whole allowance at once instead of being spaced."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.allowance = max(int(per_minute), 1)
+        self.window_start = 0.0
+        self.used = 0
+
+    def reserve(self, now: float) -> float:
+        if now >= self.window_start + 60.0:
+            self.window_start, self.used = now, 0
+        if self.used < self.allowance:
+            self.used += 1
+            return 0.0
+        self.window_start, self.used = self.window_start + 60.0, 1
+        return self.window_start - now
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -64,7 +83,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._budget = Spacing(requests_per_minute) if requests_per_minute else None
-        self._endpoint_spacing = {name: Spacing(limit) for name, limit in (endpoint_limits or {}).items()}
+        self._endpoint_windows = {name: MinuteWindow(limit) for name, limit in (endpoint_limits or {}).items()}
         self._remaining: Optional[int] = None
         self._reset_at: Optional[float] = None
         self._blocked_until = 0.0
@@ -109,8 +128,8 @@ class RateLimiter:
     def _reserve_slots_locked(self, endpoint_limit: Optional[str]) -> float:
         now = self._clock()
         wait = self._budget.reserve(now) if self._budget else 0.0
-        if endpoint_limit in self._endpoint_spacing:
-            wait = max(wait, self._endpoint_spacing[endpoint_limit].reserve(now))
+        if endpoint_limit in self._endpoint_windows:
+            wait = max(wait, self._endpoint_windows[endpoint_limit].reserve(now))
         return wait
 
     def observe(self, remaining: Optional[str], reset: Optional[str]) -> None:

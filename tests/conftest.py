@@ -9,6 +9,8 @@ from typing import Callable, Iterator, List
 import pytest
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# retries back off from 1 s in production; tests exercise the same path faster
+os.environ.setdefault("SOURCES__SEGMENT__RETRY_BACKOFF_SECONDS", "0.02")
 
 from segment_emulator import Emulator, Workspace, generate_workspace  # noqa: E402
 

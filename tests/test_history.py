@@ -45,7 +45,19 @@ def expected_rows(mutation):
     return [(mutation.table, mutation.resource_id, "modified", column_path(p)) for p in mutation.fields]
 
 
-def assert_mutation_recorded(mutation, rows):
+def explaining_mutations(mutations):
+    """Where several audit events name the same resource in one window, the latest explains the change
+    (mutations are applied in order, so a later one has the later event)."""
+    return {m.audit_resource_id: m for m in mutations}
+
+
+def explaining(mutation, explained_by, row_resources):
+    """The latest mutation whose audit event names one of the resources the changed row belongs to."""
+    candidates = [explained_by[r] for r in row_resources if r in explained_by]
+    return max(candidates, key=lambda m: m.audit_event_id, default=mutation)
+
+
+def assert_mutation_recorded(mutation, rows, explained_by=None):
     for table, resource_id, kind, path in expected_rows(mutation):
         matches = [r for r in rows if (r["table"], r["id"], r["kind"], r["path"]) == (table, resource_id, kind, path)]
         assert len(matches) == 1, f"{mutation.kind} {resource_id} {path}: {len(matches)} rows"
@@ -55,8 +67,18 @@ def assert_mutation_recorded(mutation, rows):
             old, new = mutation.fields[api_path]
             assert (json.loads(row["old"]) if row["old"] else None) == old
             assert (json.loads(row["new"]) if row["new"] else None) == new
-        assert row["actor"] == mutation.actor
-        assert row["event"] == mutation.audit_event_id
+        explained = explaining(mutation, explained_by or {}, row_resources(mutation))
+        assert row["actor"] == explained.actor
+        assert row["event"] == explained.audit_event_id
+
+
+def row_resources(mutation):
+    """The resources a changed row's audit events can name: itself, or for links and children their ends."""
+    if mutation.table in ("source_warehouses", "tracking_plan_sources"):
+        return mutation.resource_id.split(":")
+    if mutation.table in ("tracking_plan_rules", "function_versions"):
+        return [mutation.resource_id.split(":")[0]]
+    return [mutation.resource_id]
 
 
 # Mutations that touch one row each, so the expected change log is exactly their union.
@@ -89,7 +111,7 @@ def test_each_mutation_appears_exactly_once_with_fields_values_and_actor(start_e
 
     rows = changes_of_run(options, second.run_id)
     for mutation in mutations:
-        assert_mutation_recorded(mutation, rows)
+        assert_mutation_recorded(mutation, rows, explaining_mutations(mutations))
     expected = Counter(row for m in mutations for row in expected_rows(m))
     actual = Counter((r["table"], r["id"], r["kind"], r["path"]) for r in rows)
     assert actual == expected, "no change beyond the mutations"
@@ -108,16 +130,31 @@ def test_invisible_secret_rotation_is_not_a_change(start_emulator, options_for):
     assert changes_of_run(options, result.run_id) == []
 
 
+def with_cascades(mutations):
+    for mutation in mutations:
+        yield mutation
+        yield from mutation.cascade
+
+
 def test_run_mutate_cycles_record_history_and_as_of(start_emulator, options_for):
     workspace = generate_workspace(seed=23, scale="small")
     options = options_for(start_emulator(workspace))
     results = [run_snapshot(options)]
     keys_after = [expected_keys(workspace)]
     for cycle in range(3):
-        for mutation in workspace.mutate(count=4, seed=100 + cycle):
-            pass
-        results.append(run_snapshot(options))
+        mutations = [m for m in with_cascades(workspace.mutate(count=5, seed=100 + cycle)) if m.visible]
+        result = run_snapshot(options)
+        results.append(result)
         keys_after.append(expected_keys(workspace))
+
+        rows = changes_of_run(options, result.run_id)
+        touched = Counter((m.table, m.resource_id) for m in mutations)
+        assert {(r["table"], r["id"]) for r in rows} == set(touched), "changes on exactly the mutated rows"
+        for mutation in mutations:
+            if touched[(mutation.table, mutation.resource_id)] == 1:  # one mutation: its rows are exact
+                mine = [r for r in rows if (r["table"], r["id"]) == (mutation.table, mutation.resource_id)]
+                assert sorted(map(str, expected_rows(mutation))) == sorted(
+                    str((r["table"], r["id"], r["kind"], r["path"])) for r in mine)
 
     quiet = run_snapshot(options)
     assert quiet.changes == 0, "a run with no mutation reports no change"
@@ -127,11 +164,10 @@ def test_run_mutate_cycles_record_history_and_as_of(start_emulator, options_for)
     # as-of between runs returns the state each run observed
     with make_pipeline(options).sql_client() as sql:
         for result, keys in zip(results, keys_after):
-            moment = result.started_at
-            for table in ("sources", "destinations", "tracking_plan_rules"):
-                columns, rows = queries.as_of(sql, moment, table)
+            for table in ("sources", "destinations", "tracking_plan_rules", "labels"):
+                columns, rows = queries.as_of(sql, result.started_at, table)
                 record_keys = {row[columns.index("record_key")] for row in rows}
-                assert record_keys == keys[table], (table, moment)
+                assert record_keys == keys[table], (table, result.started_at)
 
 
 def test_scd2_rows_grow_by_modified_and_added_only(start_emulator, options_for):
@@ -182,5 +218,5 @@ def test_medium_workspace_history(seed, start_emulator, options_for):
     result = run_snapshot(options)
     rows = changes_of_run(options, result.run_id)
     for mutation in mutations:
-        assert_mutation_recorded(mutation, rows)
+        assert_mutation_recorded(mutation, rows, explaining_mutations(mutations))
     assert result.changes == sum(len(expected_rows(m)) for m in mutations)

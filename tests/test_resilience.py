@@ -19,8 +19,8 @@ from .helpers import current_keys
 
 def test_rate_limited_run_waits_as_told_and_completes(start_emulator, options_for):
     workspace = generate_workspace(seed=3, scale="small")
-    emulator = start_emulator(workspace, rate_limit_rps=8)
-    options = options_for(emulator, page_size=5, max_concurrency=8)
+    emulator = start_emulator(workspace, rate_limit_rps=10)
+    options = options_for(emulator, page_size=10, max_concurrency=8)
 
     result = run_snapshot(options)
 
