@@ -2,7 +2,8 @@
 
 Exit codes (also in the README): 0 success (permission gaps are reported, not failures);
 1 unexpected error; 2 invalid usage or configuration; 3 token refused; 4 API unreachable or failing;
-5 destination error; 6 partial snapshot (a table could not be read completely and was not loaded).
+5 destination error; 6 partial snapshot (a table could not be read completely and was not loaded);
+7 another run of the same pipeline is in progress.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Callable, List, Optional, Sequence
 from . import output, queries
 from .runner import RunOptions, RunResult, make_pipeline, run_snapshot
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL = range(7)
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL, EXIT_LOCKED = range(8)
 
 DEMO_TOKEN = "demo-token"
 DEMO_DUCKDB = "segment_history_demo.duckdb"
@@ -161,6 +162,9 @@ def command_emulator(args: argparse.Namespace) -> int:
     try:
         while True:
             time.sleep(3600)
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
     except KeyboardInterrupt:
         emulator.stop()
     return EXIT_OK
@@ -173,15 +177,24 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def exit_code_for(exc: BaseException) -> int:
+    from dlt.common.configuration.exceptions import ConfigurationException
+
     from segment_source.client import ReadOnlyViolation, SegmentAPIUnavailable
     from segment_source.workspace import SegmentAuthError, SegmentResponseError
+
+    from .lock import RunInProgress
+    from .runner import DestinationUnavailable
 
     for cause in _causes(exc):
         if isinstance(cause, SegmentAuthError):
             return EXIT_AUTH
         if isinstance(cause, (SegmentAPIUnavailable, SegmentResponseError)):
             return EXIT_API
-        if isinstance(cause, (ValueError, ReadOnlyViolation)):
+        if isinstance(cause, DestinationUnavailable):
+            return EXIT_DESTINATION
+        if isinstance(cause, RunInProgress):
+            return EXIT_LOCKED
+        if isinstance(cause, (ValueError, ReadOnlyViolation, ConfigurationException)):
             return EXIT_USAGE
     if _is_destination_error(exc):
         return EXIT_DESTINATION
@@ -206,9 +219,12 @@ def _is_destination_error(exc: BaseException) -> bool:
 
 def one_sentence(exc: BaseException) -> str:
     """The message we wrote ourselves (or the root cause's), on one line, without dlt's wrapping."""
+    from dlt.common.configuration.exceptions import ConfigurationException
+
     causes = _causes(exc)
     ours = [c for c in causes if type(c).__module__.startswith(("segment_source", "pipelines"))]
-    chosen = ours[0] if ours else causes[-1]
+    config = [c for c in causes if isinstance(c, ConfigurationException)]
+    chosen = (ours or config or causes[-1:])[0]
     return " ".join(str(chosen).split()) or type(chosen).__name__
 
 
@@ -219,6 +235,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
     except KeyboardInterrupt:
         print("segment-history: interrupted; the next run starts cleanly.", file=sys.stderr)
         return 130

@@ -50,9 +50,10 @@ def run_demo(duckdb_path: str, scale: str, seed: int, runs: int, pipelines_dir: 
                   f" {result.requests.get('requests', 0)} requests, {time.monotonic() - started:.1f}s")
     _print_change_log(options)
     print(f"""
-History is in {os.path.abspath(duckdb_path)} (dataset {options.dataset_name}). Try:
-  segment-history changes --duckdb-path {duckdb_path} --pipeline-name {DEMO_PIPELINE}
-  duckdb {duckdb_path} "select resource_type, change_kind, count(*) from {options.dataset_name}.config_changes group by all"
+History is in {os.path.abspath(duckdb_path)} (dataset {options.dataset_name}). Try next:
+  segment-history changes --duckdb-path {duckdb_path} --resource-type destinations
+  segment-history as-of 1h --duckdb-path {duckdb_path} --table sources
+  python -c "import duckdb; duckdb.connect('{duckdb_path}').sql('select resource_type, change_kind, count(*) from {options.dataset_name}.config_changes group by all').show()"
 """)
     return 0
 
@@ -60,8 +61,9 @@ History is in {os.path.abspath(duckdb_path)} (dataset {options.dataset_name}). T
 def _print_change_log(options: RunOptions) -> None:
     with make_pipeline(options).sql_client() as sql:
         columns, rows = queries.change_log(sql, limit=25)
-    keep = ["observed_at", "resource_type", "resource_name", "change_kind", "field_path", "old_value",
-            "new_value", "actor_email"]
-    index = [columns.index(c) for c in keep]
+    shown = ["observed_at", "resource_type", "resource_name", "change_kind", "field_path", "old_value", "new_value"]
+    records = [dict(zip(columns, row)) for row in rows]
     print("\nChange log (newest first):")
-    print(output.table(keep, [[row[i] for i in index] for row in rows]))
+    print(output.table(shown + ["actor"], [
+        [r[c] for c in shown] + [r["actor_email"] or r["actor"]] for r in records
+    ]))

@@ -21,6 +21,7 @@ from segment_source.client import SegmentSession
 from segment_source.endpoints import WORKSPACE_TABLE, select_endpoints, tables as all_tables
 
 from . import history
+from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
 
 PERMISSION_STATUSES = ("HTTP 401", "HTTP 403", "HTTP 404")
@@ -100,10 +101,33 @@ def recover_interrupted_run(pipeline: dlt.Pipeline) -> None:
         pipeline.load()
 
 
+class DestinationUnavailable(RuntimeError):
+    """The destination could not be opened before the run started."""
+
+
+def check_destination(pipeline: dlt.Pipeline) -> None:
+    """Opens the destination before any API work, so a wrong path or credentials fail in a second."""
+    try:
+        with pipeline.sql_client() as sql:
+            sql.has_dataset()
+    except Exception as exc:  # noqa: BLE001 - every driver raises its own kind
+        reason = " ".join(str(exc).split())[:300]
+        raise DestinationUnavailable(
+            f"Cannot open the {pipeline.destination.destination_name} destination"
+            f" (dataset {pipeline.dataset_name}): {reason}"
+        ) from exc
+
+
 def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) -> RunResult:
-    started = datetime.now(timezone.utc)
     pipeline = make_pipeline(options)
-    recover_interrupted_run(pipeline)
+    with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+        check_destination(pipeline)
+        recover_interrupted_run(pipeline)
+        return _snapshot_run(pipeline, options, session)
+
+
+def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional[SegmentSession]) -> RunResult:
+    started = datetime.now(timezone.utc)
     report = ExtractionReport()
     source = segment_source(**_source_kwargs(options), snapshot_time=started, report=report, session=session)
     workspace = report.workspace  # GET / already happened when the source was built
@@ -140,9 +164,16 @@ def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) 
 
 def _extract_workers(options: RunOptions) -> int:
     """dlt's extract thread pool runs the parallelized resources; it is sized to the request concurrency."""
-    return options.max_concurrency or int(dlt.config.get("sources.segment.max_concurrency", int) or 0) or (
+    value = options.max_concurrency or dlt.config.get("sources.segment.max_concurrency") or (
         settings.DEFAULT_MAX_CONCURRENCY
     )
+    try:
+        workers = int(value)
+    except (TypeError, ValueError):
+        workers = 0
+    if workers < 1:
+        raise ValueError(f"sources.segment.max_concurrency must be a positive whole number, not {value!r}.")
+    return workers
 
 
 def _selected_tables(resources: Optional[Sequence[str]]) -> List[str]:

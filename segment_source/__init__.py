@@ -56,15 +56,13 @@ class SegmentCursorPaginator(JSONResponseCursorPaginator):
 
 
 def resolve_base_url(region: Optional[str], base_url: Optional[str]) -> str:
-    if base_url:
-        return base_url.rstrip("/")
     region = (region or settings.DEFAULT_REGION).strip().lower()
     if region not in settings.REGION_HOSTS:
         raise ValueError(
             f"Unknown Segment region {region!r}: use one of {', '.join(settings.REGION_HOSTS)}"
-            " (sources.segment.region), or set sources.segment.base_url."
+            " (sources.segment.region or --region)."
         )
-    return settings.REGION_HOSTS[region]
+    return base_url.rstrip("/") if base_url else settings.REGION_HOSTS[region]
 
 
 def _response_hook(endpoint: Endpoint, report: ExtractionReport):

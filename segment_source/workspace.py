@@ -50,11 +50,9 @@ def fetch_workspace(session: SegmentSession, host: str, region: Optional[str]) -
 
 
 def _auth_message(host: str, region: Optional[str], status: int) -> str:
-    hint = ""
-    if host == settings.REGION_HOSTS["us"]:
-        hint = " If your workspace is in the EU, try --region eu."
-    elif host == settings.REGION_HOSTS["eu"]:
-        hint = " If your workspace is in the US, try --region us."
+    # a token only works in its workspace's region: the other region answers as if it were wrong
+    other = "us" if (region or settings.DEFAULT_REGION).lower() == "eu" else "eu"
+    hint = f" If the workspace is in the {other.upper()} region, try --region {other}."
     return (
         f"The Segment API at {host} refused the access token (HTTP {status}): check SEGMENT_ACCESS_TOKEN"
         f" or sources.segment.access_token, and that the token has read access to the workspace.{hint}"

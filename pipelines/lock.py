@@ -1,0 +1,38 @@
+"""One run at a time per pipeline: a second run started while one is going refuses to start.
+
+The lock is an OS file lock (released by the kernel when the process dies, so a killed run never leaves
+a stale lock behind) on a file beside dlt's working directory of the pipeline.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class RunInProgress(RuntimeError):
+    """Another run holds the pipeline's lock."""
+
+
+@contextmanager
+def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
+    os.makedirs(pipelines_dir, exist_ok=True)
+    path = os.path.join(pipelines_dir, f"{pipeline_name}.lock")
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunInProgress(
+                f"Another segment-history run is in progress for pipeline {pipeline_name!r} (lock {path});"
+                " wait for it to finish."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

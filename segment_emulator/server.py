@@ -1,0 +1,340 @@
+"""The HTTP side: a threaded stdlib server on 127.0.0.1 answering like api.segmentapis.com.
+
+A request goes through, in order: latency, method (405), auth (401), global rate limit (429), scripted or
+random fault, route (404), role (401), `Accept` version (415), per-endpoint rate limit (429), handler
+(200/404/422). `Emulator.respond` is that pipeline as a plain function; `_Handler` only moves bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from random import Random
+from typing import Any, Mapping
+from urllib.parse import parse_qs, urlsplit
+
+from . import errors
+from .errors import ApiError
+from .pagination import LAST_PAGE_NEXT_MODES
+from .ratelimit import FixedWindowLimiter, WindowState
+from .routes import MEMBER, OWNER, ROUTES, Call, Route, find_route
+from .versions import media_type, negotiate
+from .workspace import Workspace
+
+JSON = "application/json"
+FAULT_KINDS = ("500", "503", "drop", "truncate")
+REGIONS = {"us": "api.segmentapis.com", "eu": "eu1.api.segmentapis.com"}
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int  # 0 when the connection was dropped without an answer
+    accept: str | None
+    fault: str | None  # "500", "503", "drop", "truncate", or "scripted:<status>" from fail_next
+    at: float
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes | None  # None: close the connection without answering
+    content_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    fault: str | None = None
+
+
+@dataclass
+class _ScriptedFailure:
+    prefix: str
+    status: int | str
+    times: int
+    after_pages: int
+    served: int = 0  # successful requests to the prefix seen so far
+
+
+def _json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _error_reply(error: ApiError) -> Reply:
+    return Reply(error.status, _json_bytes(error.body()), headers=dict(error.headers))
+
+
+def _fault_reply(kind: str, label: str) -> Reply:
+    """A failure answered before routing: a dropped connection or an error status."""
+    if kind == "drop":
+        return Reply(0, None, fault=label)
+    status = int(kind)
+    if status == 429:
+        error = errors.rate_limited(1000, 1)
+    elif status >= 500:
+        error = errors.server_error(status)
+    else:
+        error = ApiError(status, "scripted-failure", f"Scripted failure with status {status}", include_status=True)
+    reply = _error_reply(error)
+    reply.fault = label
+    return reply
+
+
+class Emulator:
+    """A Segment Public API look-alike serving `workspace` over real HTTP on 127.0.0.1.
+
+    tokens: token -> role, "owner" or "member" (a limited Workspace Member: no write keys, and 401 on the
+        routes marked `owner_only`). Default: {"test-token": "owner"}.
+    region: "us" or "eu"; informational (`real_host`), the emulator always listens on 127.0.0.1.
+    latency_ms: sleep this long in every request (requests run concurrently).
+    rate_limit_rps: requests per token per fixed 1-second window (fractions round down, minimum 1); None turns
+        rate limiting off. When on, the documented per-endpoint limits of the route table apply too, unless
+        `endpoint_rate_limits=False`.
+    fault_rate, fault_seed: this fraction of authenticated GETs fails with a 500, a 503, a dropped connection
+        or a 200 with a cut JSON body; the sequence is reproducible for a seed.
+    last_page_next: how the last page says "no more": "absent" (the key is left out), "null" or "empty" ("").
+    port: 0 picks a free port.
+    """
+
+    def __init__(self, workspace: Workspace, tokens: Mapping[str, str] | None = None, *, region: str = "us",
+                 latency_ms: float = 0, rate_limit_rps: float | None = None, fault_rate: float = 0.0,
+                 fault_seed: int = 0, last_page_next: str = "absent", port: int = 0,
+                 endpoint_rate_limits: bool = True, routes: tuple[Route, ...] = ROUTES):
+        if last_page_next not in LAST_PAGE_NEXT_MODES:
+            raise ValueError(f"last_page_next must be one of {LAST_PAGE_NEXT_MODES}")
+        if region not in REGIONS:
+            raise ValueError(f"region must be one of {', '.join(REGIONS)}")
+        self.workspace = workspace
+        self.tokens = dict(tokens if tokens is not None else {"test-token": OWNER})
+        unknown_roles = set(self.tokens.values()) - {OWNER, MEMBER}
+        if unknown_roles:
+            raise ValueError(f"unknown token roles {unknown_roles}; use 'owner' or 'member'")
+        self.region = region
+        self.latency_ms = latency_ms
+        self.fault_rate = fault_rate
+        self.last_page_next = last_page_next
+        self.routes = routes
+        self.port = port
+        self._global_limiter = FixedWindowLimiter(max(int(rate_limit_rps), 1), 1.0) if rate_limit_rps else None
+        self._endpoint_limiters = {route.pattern: FixedWindowLimiter(route.per_minute, 60.0) for route in routes
+                                   if rate_limit_rps and endpoint_rate_limits and route.per_minute}
+        self._fault_rng = Random(fault_seed)
+        self._scripted: list[_ScriptedFailure] = []
+        self._records: list[RequestRecord] = []
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        if self._server is None:
+            self._server = _Server(("127.0.0.1", self.port), self)
+            self.port = self._server.server_address[1]
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="segment-emulator",
+                                            daemon=True)
+            self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.close_connections()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def real_host(self) -> str:
+        """The production host this emulator stands in for (informational)."""
+        return REGIONS[self.region]
+
+    # --- test controls --------------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of every request answered so far, in the order they were answered."""
+        with self._lock:
+            return list(self._records)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def fail_next(self, path_prefix: str, status: int | str = 500, times: int = 1, after_pages: int = 0) -> None:
+        """Make the next `times` GETs under `path_prefix` fail with `status` ("drop" and "truncate" too),
+        once `after_pages` requests under that prefix have succeeded (to fail in the middle of a walk)."""
+        if not (isinstance(status, int) or status in ("drop", "truncate")):
+            raise ValueError("status must be an HTTP status code, 'drop' or 'truncate'")
+        with self._lock:
+            self._scripted.append(_ScriptedFailure(path_prefix, status, times, after_pages))
+
+    # --- the request pipeline -------------------------------------------------------------------------------
+
+    def respond(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        """Answer one request; also records it in `requests`."""
+        started = time.time()
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+        parts = urlsplit(target)
+        path, query = parts.path or "/", parse_qs(parts.query, keep_blank_values=True)
+        try:
+            reply = self._answer(method, path, query, headers)
+        except ApiError as error:
+            reply = _error_reply(error)
+        self._after(path, reply)
+        record = RequestRecord(method, path, query, reply.status, headers.get("Accept"), reply.fault, started)
+        with self._lock:
+            self._records.append(record)
+        return reply
+
+    def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str]) -> Reply:
+        if method != "GET":
+            raise errors.method_not_allowed(method)
+        token, role = self._authenticate(headers.get("Authorization"))
+        window = self._consume(self._global_limiter, token)
+        fault = self._scripted_fault(path) or self._random_fault()
+        if fault and fault[0] != "truncate":
+            return _fault_reply(*fault)
+        route, params = find_route(path, self.routes)
+        if route.owner_only and role != OWNER:
+            raise errors.forbidden_for_role()
+        version = negotiate(headers.get("Accept"), route.versions)
+        endpoint_limiter = self._endpoint_limiters.get(route.pattern)
+        window = self._tighter(window, self._consume(endpoint_limiter, (token, route.pattern)))
+        with self.workspace.lock:
+            data = route.handler(Call(self.workspace, params, query, role, self.last_page_next))
+        reply = Reply(200, _json_bytes({"data": data}), media_type(version), window.headers() if window else {})
+        if fault:  # truncate: a 200 whose JSON stops halfway
+            reply.body, reply.fault = reply.body[: max(len(reply.body) // 2, 1)], fault[1]
+        return reply
+
+    def _authenticate(self, authorization: str | None) -> tuple[str, str]:
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or token not in self.tokens:
+            raise errors.unauthorized()
+        return token, self.tokens[token]
+
+    @staticmethod
+    def _consume(limiter: FixedWindowLimiter | None, key: Any) -> WindowState | None:
+        if limiter is None:
+            return None
+        window = limiter.consume(key)
+        if not window.allowed:
+            raise errors.rate_limited(window.ms_before_next, window.consumed)
+        return window
+
+    @staticmethod
+    def _tighter(first: WindowState | None, second: WindowState | None) -> WindowState | None:
+        """The headers describe whichever limit is closer to running out."""
+        if first is None or second is None:
+            return first or second
+        return first if first.remaining <= second.remaining else second
+
+    def _scripted_fault(self, path: str) -> tuple[str, str] | None:
+        with self._lock:
+            for failure in self._scripted:
+                if path.startswith(failure.prefix) and failure.times > 0 and failure.served >= failure.after_pages:
+                    failure.times -= 1
+                    return str(failure.status), f"scripted:{failure.status}"
+        return None
+
+    def _random_fault(self) -> tuple[str, str] | None:
+        if not self.fault_rate:
+            return None
+        with self._lock:
+            if self._fault_rng.random() >= self.fault_rate:
+                return None
+            kind = self._fault_rng.choice(FAULT_KINDS)
+        return kind, kind
+
+    def _after(self, path: str, reply: Reply) -> None:
+        """Count successful pages for `fail_next(after_pages=...)` and retire used-up scripts."""
+        with self._lock:
+            if reply.status == 200 and reply.fault is None:
+                for failure in self._scripted:
+                    if path.startswith(failure.prefix) and failure.served < failure.after_pages:
+                        failure.served += 1
+            self._scripted = [failure for failure in self._scripted if failure.times > 0]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator):
+        super().__init__(address, _Handler)
+        self.emulator = emulator
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Kept-alive client connections would otherwise outlive `stop()`."""
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every reply carries Content-Length
+    server_version = "segment-emulator"
+    timeout = 120  # idle keep-alive connections end eventually
+    disable_nagle_algorithm = True  # headers and body are separate writes; Nagle would add ~40 ms per request
+    server: _Server
+
+    def _serve(self) -> None:
+        self._discard_request_body()
+        reply = self.server.emulator.respond(self.command, self.path, self.headers)
+        if reply.body is None:
+            self.close_connection = True
+            return
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def _discard_request_body(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 0:
+            self.rfile.read(length)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass

@@ -1,0 +1,216 @@
+"""The marimo notebooks run headless on the demo's history without a failing cell, and what they plot
+is what SQL on the same data says."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, List
+
+import duckdb
+import pytest
+
+pytest.importorskip("marimo", reason="the notebooks need the 'notebooks' extra: pip install -e '.[notebooks]'")
+pytest.importorskip("altair", reason="the notebooks need the 'notebooks' extra: pip install -e '.[notebooks]'")
+
+from pipelines.demo import run_demo  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ["workspace_overview", "change_history", "connections", "tracking_plans"]
+DATASET = "segment_config"
+MISSING_DATA_MESSAGE = "No history at"
+NO_HISTORY = "change_history (no history file)"
+
+
+@pytest.fixture(scope="module")
+def demo_history(tmp_path_factory) -> Path:
+    """What `segment-history demo` leaves behind: three snapshots of a small workspace with changes between."""
+    directory = tmp_path_factory.mktemp("demo")
+    duckdb_path = directory / "segment_history_demo.duckdb"
+    run_demo(str(duckdb_path), "small", 7, 3, str(directory / "pipelines"))
+    return duckdb_path
+
+
+def export_command(name: str, output: Path) -> List[str]:
+    # the command a user would run from the repository root
+    return [sys.executable, "-m", "marimo", "export", "html", f"notebooks/{name}.py", "-o", str(output), "-f"]
+
+
+def notebook_env(duckdb_path: Path) -> Dict[str, str]:
+    env = dict(os.environ, SEGMENT_HISTORY_DUCKDB=str(duckdb_path), SEGMENT_HISTORY_DATASET=DATASET)
+    env.pop("MARIMO_OUTPUT_MAX_BYTES", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def exports(demo_history, tmp_path_factory) -> Dict[str, Dict[str, Any]]:
+    """Every notebook exported to HTML, plus one pointed at a file that does not exist; the marimo processes
+    run side by side."""
+    out_dir = tmp_path_factory.mktemp("html")
+    jobs = {name: (name, demo_history) for name in NOTEBOOKS}
+    jobs[NO_HISTORY] = ("change_history", out_dir / "nothing_here.duckdb")
+    running = {}
+    for job, (name, duckdb_path) in jobs.items():
+        output = out_dir / f"{job}.html"
+        running[job] = (output, subprocess.Popen(
+            export_command(name, output), cwd=ROOT, env=notebook_env(duckdb_path),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+    results = {}
+    for job, (output, process) in running.items():
+        stdout, stderr = process.communicate(timeout=120)
+        html = output.read_text(encoding="utf-8") if output.exists() else ""
+        results[job] = {"returncode": process.returncode, "stdout": stdout, "stderr": stderr, "html": html}
+    return results
+
+
+def embedded_json(html: str, key: str) -> Any:
+    """marimo's export embeds the notebook and the session (each cell's outputs) as JSON objects."""
+    marker = f'"{key}": '
+    start = html.index(marker) + len(marker)
+    value, _ = json.JSONDecoder().raw_decode(html, start)
+    return value
+
+
+def cell_failures(html: str) -> List[str]:
+    """Cells whose output is an error, or that printed a traceback."""
+    session = embedded_json(html, "session")
+    failures = []
+    for cell in session["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("type") == "error":
+                failures.append(f"cell {cell['id']}: {output.get('ename')}: {output.get('evalue')}")
+        for line in cell.get("console", []):
+            if line.get("mimetype") == "application/vnd.marimo+traceback":
+                failures.append(f"cell {cell['id']} printed a traceback")
+    return failures
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_headless_without_a_failing_cell(name, exports):
+    result = exports[name]
+    report = f"stdout:\n{result['stdout'][-2000:]}\nstderr:\n{result['stderr'][-4000:]}"
+    assert result["returncode"] == 0, report
+    assert "cells failed to execute" not in result["stderr"], report
+    assert result["html"], f"no HTML written\n{report}"
+    assert cell_failures(result["html"]) == []
+    session = embedded_json(result["html"], "session")
+    notebook = embedded_json(result["html"], "notebook")
+    assert len(session["cells"]) == len(notebook["cells"]), "every cell ran"
+    # the data was found (no "run segment-history demo first" callout) and at least one chart was drawn
+    assert MISSING_DATA_MESSAGE not in result["html"]
+    assert "application/vnd.vegalite" in result["html"]
+
+
+def test_notebook_without_history_says_what_to_do(exports):
+    result = exports[NO_HISTORY]
+    assert result["returncode"] == 0, result["stderr"]
+    # the cells after the message are stopped (`mo.stop`), none fails
+    assert [f for f in cell_failures(result["html"]) if "ancestor-stopped" not in f] == []
+    assert MISSING_DATA_MESSAGE in result["html"] and "segment-history demo" in result["html"]
+
+
+def test_notebooks_pass_marimo_check():
+    """Valid marimo files (cell signatures, no redefined names), so `marimo edit` opens them unchanged."""
+    paths = [f"notebooks/{name}.py" for name in NOTEBOOKS]
+    result = subprocess.run([sys.executable, "-m", "marimo", "check", "--strict", *paths], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- what the notebooks compute, against SQL on the same file --------------------------------------------------
+
+
+def run_notebook(name: str, duckdb_path: Path) -> Dict[str, Any]:
+    """Runs a notebook in this process (`app.run()`) and returns its global definitions."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEGMENT_HISTORY_DUCKDB", str(duckdb_path))
+        patch.setenv("SEGMENT_HISTORY_DATASET", DATASET)
+        patch.syspath_prepend(str(ROOT / "notebooks"))
+        spec = importlib.util.spec_from_file_location(f"notebook_{name}", ROOT / "notebooks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _, defs = module.app.run()
+    return dict(defs)
+
+
+def sql(duckdb_path: Path, text: str, *params) -> List[tuple]:
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        return con.execute(text.replace("{ds}", DATASET), list(params)).fetchall()
+
+
+def test_change_timeline_counts_match_the_change_log(demo_history):
+    defs = run_notebook("change_history", demo_history)
+
+    plotted = Counter({(r["observed_at"], r["resource_type"], r["change_kind"]): r["n"]
+                       for r in defs["changes_by_snapshot"]})
+    expected = Counter({(observed_at.isoformat(), resource_type, kind): n for observed_at, resource_type, kind, n in sql(
+        demo_history,
+        "select observed_at, resource_type, change_kind, count(*) from {ds}.config_changes group by all")})
+    assert plotted == expected
+    assert sum(plotted.values()) > 0, "the demo made changes"
+    actors = Counter()
+    for row in defs["top_actors"]:
+        actors[row["actor"]] += row["n"]
+    expected_actors = dict(sql(demo_history, """
+        select coalesce(actor_email, actor, '(not attributed)'), count(*) from {ds}.config_changes group by all"""))
+    assert dict(actors) == expected_actors
+
+
+def test_connection_orphans_match_sql(demo_history):
+    defs = run_notebook("connections", demo_history)
+    orphans = defs["orphans"]
+
+    no_enabled_destination = {r[0] for r in sql(demo_history, """
+        select s.id from {ds}.sources s
+        where s._dlt_valid_to is null and not exists (
+            select 1 from {ds}.destinations d
+            where d.source_id = s.id and d.enabled and d._dlt_valid_to is null)""")}
+    on_disabled_sources = {r[0] for r in sql(demo_history, """
+        select d.id from {ds}.destinations d join {ds}.sources s on s.id = d.source_id
+        where d._dlt_valid_to is null and s._dlt_valid_to is null and not s.enabled""")}
+    assert {r["id"] for r in orphans["sources_without_enabled_destination"]} == no_enabled_destination
+    assert {r["id"] for r in orphans["destinations_on_disabled_sources"]} == on_disabled_sources
+    assert on_disabled_sources, "the demo workspace has disabled sources with destinations"
+
+    graph = defs["graph"]
+    links = sql(demo_history, """
+        select (select count(*) from {ds}.destinations where _dlt_valid_to is null),
+               (select count(*) from {ds}.source_warehouses where _dlt_valid_to is null)""")[0]
+    assert Counter(e["kind"] for e in graph["edges"]) == {"destination": links[0], "warehouse": links[1]}
+
+
+def test_tracking_plan_coverage_matches_sql(demo_history):
+    defs = run_notebook("tracking_plans", demo_history)
+
+    plotted = {(r["state"], r["coverage"]): r["n"] for r in defs["coverage_now"]}
+    expected = {
+        ("enabled" if enabled else "disabled", "with a plan" if covered else "without a plan"): n
+        for enabled, covered, n in sql(demo_history, """
+            select s.enabled, exists (select 1 from {ds}.tracking_plan_sources t
+                                      where t.source_id = s.id and t._dlt_valid_to is null) as covered, count(*)
+            from {ds}.sources s where s._dlt_valid_to is null group by all""")
+    }
+    assert plotted == expected
+    rules = {(r["tracking_plan"], r["rule_type"]): r["rules"] for r in defs["rules_per_plan"]}
+    expected_rules = {(plan, rule_type): n for plan, rule_type, n in sql(demo_history, """
+        select p.name, r.type, count(*) from {ds}.tracking_plan_rules r
+        join {ds}.tracking_plans p on p.id = r.tracking_plan_id and p._dlt_valid_to is null
+        where r._dlt_valid_to is null group by all""")}
+    assert rules == expected_rules
+
+
+def test_workspace_overview_counts_match_sql(demo_history):
+    defs = run_notebook("workspace_overview", demo_history)
+
+    counted = Counter()
+    for row in defs["resource_counts"]:
+        counted[row["resource_type"]] += row["n"]
+    for table, n in counted.items():
+        assert n == sql(demo_history, f"select count(*) from {{ds}}.{table} where _dlt_valid_to is null")[0][0]
+    assert {"sources", "destinations", "tracking_plan_rules", "labels"} <= set(counted)
