@@ -16,7 +16,7 @@ import time
 from typing import Any, Callable, List, Optional, Sequence
 
 from . import output, queries
-from .runner import RunOptions, RunResult, make_pipeline, run_snapshot
+from .runner import RunOptions, RunResult, history_mode, make_pipeline, run_snapshots
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL, EXIT_LOCKED = range(8)
 
@@ -36,7 +36,9 @@ def _add_destination_options(parser: argparse.ArgumentParser) -> None:
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", choices=["us", "eu"], default=None, help="workspace region (default: us)")
     parser.add_argument("--base-url", default=None, help="API base URL; overrides --region")
-    parser.add_argument("--resources", default=None, help="comma-separated tables to load (default: all)")
+    parser.add_argument("--resources", default=None, help="comma-separated tables to load (see `resources`)")
+    parser.add_argument("--groups", default=None, help="comma-separated groups: core,iam,engage,reverse_etl,"
+                        "privacy,catalog,metrics (default: core,iam,engage,reverse_etl,privacy)")
     parser.add_argument("--max-concurrency", type=int, default=None, help="requests in flight at once")
     parser.add_argument("--requests-per-minute", type=float, default=None, help="cap on the request rate")
 
@@ -53,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_destination_options(run)
     _add_run_options(run)
     run.set_defaults(handler=command_run)
+
+    listing = commands.add_parser("resources", help="list every resource: table, endpoint, group, default")
+    listing.add_argument("--output", choices=["table", "csv", "json"], default="table")
+    listing.set_defaults(handler=command_resources)
 
     demo = commands.add_parser("demo", help="run against the built-in emulator: three snapshots with changes")
     demo.add_argument("--duckdb-path", default=DEMO_DUCKDB, help="DuckDB file (default: %(default)s)")
@@ -92,11 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _names(text: Optional[str]) -> Optional[List[str]]:
+    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+
+
 def _run_options(args: argparse.Namespace) -> RunOptions:
     return RunOptions(
         region=getattr(args, "region", None),
         base_url=getattr(args, "base_url", None),
-        resources=[r.strip() for r in args.resources.split(",") if r.strip()] if getattr(args, "resources", None) else None,
+        resources=_names(getattr(args, "resources", None)),
+        groups=_names(getattr(args, "groups", None)),
         destination=args.destination,
         duckdb_path=args.duckdb_path,
         dataset_name=args.dataset_name,
@@ -123,9 +134,24 @@ def print_run_summary(result: RunResult, seconds: float) -> None:
 
 def command_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    result = run_snapshot(_run_options(args))
-    print_run_summary(result, time.monotonic() - started)
-    return EXIT_PARTIAL if result.partial else EXIT_OK
+    results = run_snapshots(_run_options(args))
+    for result in results:
+        print_run_summary(result, time.monotonic() - started)
+    return EXIT_PARTIAL if any(result.partial for result in results) else EXIT_OK
+
+
+def command_resources(args: argparse.Namespace) -> int:
+    from segment_source.endpoints import ENDPOINTS, GROUPS_ON_BY_DEFAULT
+
+    columns = ["table", "resource", "endpoint", "version", "group", "default", "history", "limit_per_minute"]
+    rows = [
+        (e.table_name, e.name, "GET /" + e.path + (f"?{'&'.join(f'{k}={v}' for k, v in e.params.items())}" if e.params else ""),
+         e.stability, e.group, "yes" if e.default and e.group in GROUPS_ON_BY_DEFAULT else "no",
+         "scd2" if e.history else "merge", e.rate_limit_per_minute or "")
+        for e in ENDPOINTS
+    ]
+    print(output.render(columns, rows, args.output))
+    return EXIT_OK
 
 
 def command_changes(args: argparse.Namespace) -> int:
@@ -141,11 +167,13 @@ def command_changes(args: argparse.Namespace) -> int:
 
 def command_as_of(args: argparse.Namespace) -> int:
     moment = queries.parse_moment(args.moment)
-    with make_pipeline(_run_options(args)).sql_client() as sql:
+    pipeline = make_pipeline(_run_options(args))
+    mode = history_mode(pipeline)
+    with pipeline.sql_client() as sql:
         if args.table:
-            columns, rows = queries.as_of(sql, moment, args.table, args.workspace)
+            columns, rows = queries.as_of(sql, moment, args.table, args.workspace, mode)
         else:
-            columns, rows = queries.as_of_counts(sql, moment, args.workspace)
+            columns, rows = queries.as_of_counts(sql, moment, args.workspace, mode)
     print(output.render(columns, rows, args.output))
     return EXIT_OK
 

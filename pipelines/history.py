@@ -27,17 +27,18 @@ class Snapshot:
     workspace_id: str
     boundary: datetime
     previous: Optional[datetime]
+    # "scd2": versions with validity columns; "snapshots": every run appends its full snapshot with
+    # `snapshot_at` (destinations without SCD2 merges, e.g. files in a lake)
+    mode: str = "scd2"
 
 
 def table_exists(sql: Any, table: str) -> bool:
-    return sql.has_dataset() and table in existing_tables(sql)
-
-
-def existing_tables(sql: Any) -> set:
-    rows = sql.execute_sql(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", sql.dataset_name
-    )
-    return {row[0] for row in rows or []}
+    """Probed with a query: the filesystem destination's tables are views that only appear when used."""
+    try:
+        sql.execute_sql(f"SELECT 1 FROM {sql.make_qualified_table_name(table)} WHERE 1 = 0")
+    except Exception:  # noqa: BLE001 - each driver has its own "no such table"
+        return False
+    return True
 
 
 def fetch_dicts(sql: Any, query: str, *args: Any) -> List[Dict[str, Any]]:
@@ -72,6 +73,8 @@ def retire_emptied_table(sql: Any, table: str, snapshot: Snapshot) -> None:
 def table_changes(sql: Any, table: str, json_columns: Iterable[str], snapshot: Snapshot) -> List[Dict]:
     if not table_exists(sql, table):
         return []
+    if snapshot.mode == "snapshots":
+        return _snapshot_table_changes(sql, table, set(json_columns), snapshot)
     qualified = sql.make_qualified_table_name(table)
     had_rows = sql.execute_sql(
         f"SELECT count(*) FROM {qualified} WHERE workspace_id = %s AND _dlt_valid_from < %s",
@@ -87,6 +90,34 @@ def table_changes(sql: Any, table: str, json_columns: Iterable[str], snapshot: S
     return diff_versions(table, _by_key(old, json_columns), _by_key(new, json_columns), snapshot)
 
 
+def previous_complete_snapshot(
+    sql: Any, table: str, snapshot: Snapshot, inclusive: bool = False
+) -> Optional[datetime]:
+    """When `table` was last read completely before this run (the `snapshots` rows say which were)."""
+    if not table_exists(sql, "snapshots"):
+        return None
+    rows = sql.execute_sql(
+        f"SELECT started_at, complete_tables FROM {sql.make_qualified_table_name('snapshots')}"
+        f" WHERE workspace_id = %s AND started_at {'<=' if inclusive else '<'} %s ORDER BY started_at DESC",
+        snapshot.workspace_id,
+        snapshot.boundary,
+    )
+    for started_at, complete_tables in rows or []:
+        if table in (json.loads(complete_tables) if isinstance(complete_tables, str) else complete_tables):
+            return started_at
+    return None
+
+
+def _snapshot_table_changes(sql: Any, table: str, json_columns: set, snapshot: Snapshot) -> List[Dict]:
+    previous = previous_complete_snapshot(sql, table, snapshot)
+    if previous is None:
+        return []  # baseline
+    select = f"SELECT * FROM {sql.make_qualified_table_name(table)} WHERE workspace_id = %s AND snapshot_at = %s"
+    old = fetch_dicts(sql, select, snapshot.workspace_id, previous)
+    new = fetch_dicts(sql, select, snapshot.workspace_id, snapshot.boundary)
+    return diff_versions(table, _by_key(old, json_columns), _by_key(new, json_columns), snapshot)
+
+
 def _by_key(rows: List[Dict[str, Any]], json_columns: set) -> Dict[str, Dict[str, Any]]:
     return {row["record_key"]: comparable_row(row, json_columns) for row in rows}
 
@@ -95,7 +126,7 @@ def comparable_row(row: Dict[str, Any], json_columns: set) -> Dict[str, Any]:
     """The row as the API gave it: JSON columns parsed, dlt's bookkeeping columns dropped."""
     result = {}
     for column, value in row.items():
-        if column.startswith("_dlt_"):
+        if column.startswith("_dlt_") or column == "snapshot_at":
             continue
         if column in json_columns and isinstance(value, str):
             value = json.loads(value)

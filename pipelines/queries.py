@@ -12,13 +12,14 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from segment_source.endpoints import history_tables
 
-from .history import table_exists
+from .history import Snapshot, previous_complete_snapshot, table_exists
 
 Result = Tuple[List[str], List[Sequence[Any]]]
 
 CHANGE_LOG_COLUMNS = [
     "observed_at", "resource_type", "resource_id", "resource_name", "change_kind",
-    "field_path", "old_value", "new_value", "actor", "actor_email", "audit_event_type", "workspace_id",
+    "field_path", "old_value", "new_value", "actor", "actor_email", "audit_event_type", "audit_event_id",
+    "workspace_id",
 ]
 RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
 
@@ -70,13 +71,13 @@ def change_log(
     return CHANGE_LOG_COLUMNS, list(sql.execute_sql(query, *args) or [])
 
 
-def as_of(sql: Any, moment: datetime, table: str, workspace: Optional[str] = None) -> Result:
+def as_of(sql: Any, moment: datetime, table: str, workspace: Optional[str] = None, mode: str = "scd2") -> Result:
     """The rows of one history table that were valid at `moment`."""
     if table not in history_tables():
         raise ValueError(f"{table!r} is not a history table; choose one of: {', '.join(history_tables())}.")
     if not table_exists(sql, table):
         return [], []
-    query, args = _valid_at(sql, table, moment, workspace)
+    query, args = _valid_at(sql, table, moment, workspace, mode)
     with sql.execute_query(query + " ORDER BY workspace_id, record_key", *args) as cursor:
         columns = [c[0] for c in cursor.description]
         rows = cursor.fetchall()
@@ -84,17 +85,19 @@ def as_of(sql: Any, moment: datetime, table: str, workspace: Optional[str] = Non
     return [columns[i] for i in keep], [[row[i] for i in keep] for row in rows]
 
 
-def as_of_counts(sql: Any, moment: datetime, workspace: Optional[str] = None) -> Result:
+def as_of_counts(sql: Any, moment: datetime, workspace: Optional[str] = None, mode: str = "scd2") -> Result:
     rows = []
     for table in history_tables():
         if table_exists(sql, table):
-            query, args = _valid_at(sql, table, moment, workspace)
+            query, args = _valid_at(sql, table, moment, workspace, mode)
             count = sql.execute_sql(f"SELECT count(*) FROM ({query}) AS t", *args)[0][0]
             rows.append((table, count))
     return ["table", "rows"], rows
 
 
-def _valid_at(sql: Any, table: str, moment: datetime, workspace: Optional[str]) -> Tuple[str, list]:
+def _valid_at(sql: Any, table: str, moment: datetime, workspace: Optional[str], mode: str) -> Tuple[str, list]:
+    if mode == "snapshots":
+        return _in_snapshot_at(sql, table, moment, workspace)
     query = (
         f"SELECT * FROM {sql.make_qualified_table_name(table)}"
         " WHERE _dlt_valid_from <= %s AND (_dlt_valid_to IS NULL OR _dlt_valid_to > %s)"
@@ -104,3 +107,26 @@ def _valid_at(sql: Any, table: str, moment: datetime, workspace: Optional[str]) 
         query += " AND workspace_id = %s"
         args.append(workspace)
     return query, args
+
+
+def _in_snapshot_at(sql: Any, table: str, moment: datetime, workspace: Optional[str]) -> Tuple[str, list]:
+    """Where every run appended its full snapshot: the rows of each workspace's latest snapshot at
+    `moment` in which the table was read completely."""
+    latest = []
+    for workspace_id in _workspaces(sql, workspace):
+        probe = Snapshot(run_id="", workspace_id=workspace_id, boundary=moment, previous=None, mode="snapshots")
+        taken = previous_complete_snapshot(sql, table, probe, inclusive=True)
+        if taken is not None:
+            latest.append((workspace_id, taken))
+    if not latest:
+        return f"SELECT * FROM {sql.make_qualified_table_name(table)} WHERE 1 = 0", []
+    condition = " OR ".join(["(workspace_id = %s AND snapshot_at = %s)"] * len(latest))
+    args = [value for pair in latest for value in pair]
+    return f"SELECT * FROM {sql.make_qualified_table_name(table)} WHERE {condition}", args
+
+
+def _workspaces(sql: Any, workspace: Optional[str]) -> List[str]:
+    if workspace:
+        return [workspace]
+    rows = sql.execute_sql(f"SELECT DISTINCT workspace_id FROM {sql.make_qualified_table_name('snapshots')}")
+    return [row[0] for row in rows or []]

@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -18,7 +18,7 @@ from dlt.common.schema.typing import TTableSchemaColumns
 
 from segment_source import ExtractionReport, segment_source, settings
 from segment_source.client import SegmentSession
-from segment_source.endpoints import WORKSPACE_TABLE, select_endpoints, tables as all_tables
+from segment_source.endpoints import WORKSPACE_TABLE, history_tables, select_endpoints, tables as all_tables
 
 from . import history
 from .lock import pipeline_lock
@@ -33,6 +33,7 @@ class RunOptions:
     region: Optional[str] = None
     base_url: Optional[str] = None
     resources: Optional[Sequence[str]] = None
+    groups: Optional[Sequence[str]] = None
     destination: str = "duckdb"
     duckdb_path: str = "segment_history.duckdb"
     dataset_name: str = "segment_config"
@@ -80,15 +81,21 @@ def make_pipeline(options: RunOptions) -> dlt.Pipeline:
 
 def _source_kwargs(options: RunOptions) -> Dict[str, Any]:
     """Only what the user set: everything else comes from .dlt/config.toml, env or the defaults."""
-    names = ("access_token", "region", "base_url", "resources", "max_concurrency",
+    names = ("access_token", "region", "base_url", "resources", "groups", "max_concurrency",
              "requests_per_minute", "keep_write_keys", "page_size")
     return {name: getattr(options, name) for name in names if getattr(options, name) is not None}
+
+
+def history_mode(pipeline: dlt.Pipeline) -> str:
+    """SCD2 where the destination can merge that way; full snapshots appended elsewhere (files)."""
+    strategies = pipeline.destination.capabilities().supported_merge_strategies or []
+    return "scd2" if "scd2" in strategies else "snapshots"
 
 
 def _loader_file_format(pipeline: dlt.Pipeline) -> Optional[str]:
     # parquet loads into DuckDB 20-30x faster than insert_values (DLT_NOTES); other SQL
     # destinations keep their own preferred format
-    return "parquet" if pipeline.destination.destination_name == "duckdb" else None
+    return "parquet" if pipeline.destination.destination_name in ("duckdb", "filesystem") else None
 
 
 def recover_interrupted_run(pipeline: dlt.Pipeline) -> None:
@@ -119,6 +126,7 @@ def check_destination(pipeline: dlt.Pipeline) -> None:
 
 
 def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) -> RunResult:
+    """One snapshot of the workspace of `options.access_token` (or of the configuration's token)."""
     pipeline = make_pipeline(options)
     with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
         check_destination(pipeline)
@@ -126,10 +134,43 @@ def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) 
         return _snapshot_run(pipeline, options, session)
 
 
+def configured_workspaces() -> List[Dict[str, Any]]:
+    """`[[sources.segment.workspaces]]` entries (access_token, region, base_url), if any are configured."""
+    entries = dlt.secrets.get("sources.segment.workspaces") or []
+    if isinstance(entries, str):
+        entries = json.loads(entries)
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and e.get("access_token") for e in entries):
+        raise ValueError("sources.segment.workspaces must be a list of tables, each with an access_token.")
+    return entries
+
+
+def run_snapshots(options: RunOptions) -> List[RunResult]:
+    """A snapshot of every configured workspace into the one dataset (or of the single token's)."""
+    workspaces = [] if options.access_token else configured_workspaces()
+    if not workspaces:
+        return [run_snapshot(options)]
+    pipeline = make_pipeline(options)
+    results = []
+    with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+        check_destination(pipeline)
+        recover_interrupted_run(pipeline)
+        for entry in workspaces:
+            workspace_options = replace(
+                options,
+                access_token=entry["access_token"],
+                region=entry.get("region", options.region),
+                base_url=entry.get("base_url", options.base_url),
+            )
+            results.append(_snapshot_run(pipeline, workspace_options, None))
+    return results
+
+
 def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional[SegmentSession]) -> RunResult:
     started = datetime.now(timezone.utc)
     report = ExtractionReport()
-    source = segment_source(**_source_kwargs(options), snapshot_time=started, report=report, session=session)
+    mode = history_mode(pipeline)
+    source = segment_source(**_source_kwargs(options), snapshot_time=started, history_mode=mode, report=report,
+                            session=session)
     workspace = report.workspace  # GET / already happened when the source was built
 
     extract_info = pipeline.extract(
@@ -142,9 +183,9 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     load_info.raise_on_failed_jobs()
     run_id = extract_info.loads_ids[-1]
 
-    selected_tables = _selected_tables(options.resources)
+    selected_tables = _selected_tables(options.resources, options.groups)
     complete = [t for t in selected_tables if t not in skipped]
-    snapshot = _snapshot(pipeline, run_id, workspace["id"], started)
+    snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode)
     changes = _record_history(pipeline, report, complete, snapshot)
     finished = datetime.now(timezone.utc)
     result = RunResult(
@@ -176,15 +217,17 @@ def _extract_workers(options: RunOptions) -> int:
     return workers
 
 
-def _selected_tables(resources: Optional[Sequence[str]]) -> List[str]:
-    selected = {e.table_name for e in select_endpoints(list(resources) if resources else None)}
+def _selected_tables(resources: Optional[Sequence[str]], groups: Optional[Sequence[str]]) -> List[str]:
+    selected = {e.table_name for e in select_endpoints(resources, groups)}
     return [t for t in all_tables() if t == WORKSPACE_TABLE or t in selected]
 
 
-def _snapshot(pipeline: dlt.Pipeline, run_id: str, workspace_id: str, started: datetime) -> history.Snapshot:
+def _snapshot(
+    pipeline: dlt.Pipeline, run_id: str, workspace_id: str, started: datetime, mode: str
+) -> history.Snapshot:
     with pipeline.sql_client() as sql:
         previous = history.previous_snapshot_time(sql, workspace_id, started)
-    return history.Snapshot(run_id=run_id, workspace_id=workspace_id, boundary=started, previous=previous)
+    return history.Snapshot(run_id=run_id, workspace_id=workspace_id, boundary=started, previous=previous, mode=mode)
 
 
 def _record_history(
@@ -194,9 +237,9 @@ def _record_history(
     changes: List[Dict[str, Any]] = []
     with pipeline.sql_client() as sql:
         for table in complete:
-            if table == "audit_events":
+            if table not in history_tables():
                 continue
-            if report.rows(table) == 0:
+            if report.rows(table) == 0 and snapshot.mode == "scd2":
                 history.retire_emptied_table(sql, table, snapshot)
             json_columns = [
                 name for name, column in schema.tables.get(table, {}).get("columns", {}).items()

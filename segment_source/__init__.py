@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -22,7 +23,7 @@ from dlt.sources.rest_api.typing import EndpointResource, RESTAPIConfig
 from . import jsonpath_cache  # noqa: F401  (speeds up dlt's JSONPath parsing for every resource)
 from . import settings
 from .client import SegmentSession
-from .endpoints import WORKSPACE_TABLE, Endpoint, select_endpoints
+from .endpoints import PLACEHOLDER, WORKSPACE_TABLE, Endpoint, select_endpoints
 from .rate_limit import RateLimiter
 from .report import ExtractionReport
 from .rows import canonical, shape_row_function
@@ -34,16 +35,19 @@ __all__ = ["segment_source", "resolve_base_url", "ExtractionReport"]
 
 
 CURSOR_PATH = "data.pagination.next"
+AUDIT_EVENTS = "audit_events"
+
+
+def audit_resource_name(workspace_id: str) -> str:
+    return f"{AUDIT_EVENTS}_{workspace_id}"
 
 
 class SegmentCursorPaginator(JSONResponseCursorPaginator):
     """Segment's cursor: `pagination.cursor` in, `data.pagination.next` out, stop on a missing, null or
     empty `next` or an empty page. A cursor that comes back twice is a malformed response, not an end."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            cursor_path=CURSOR_PATH, cursor_param="pagination.cursor", stop_after_empty_page=True
-        )
+    def __init__(self, cursor_path: str = CURSOR_PATH, cursor_param: str = "pagination.cursor") -> None:
+        super().__init__(cursor_path=cursor_path, cursor_param=cursor_param, stop_after_empty_page=True)
         self._seen_cursors: set = set()
 
     def update_state(self, response: Any, data: Optional[List[Any]] = None) -> None:
@@ -70,9 +74,13 @@ def _response_hook(endpoint: Endpoint, report: ExtractionReport):
     table = endpoint.table_name
 
     def hook(response: Any, *args: Any, **kwargs: Any) -> None:
+        if response.status_code in endpoint.absent_statuses:
+            raise IgnoreResponseException()  # this parent has none: nothing to load, nothing missing
         problem = _page_problem(response, endpoint)
         if problem is None:
             report.count_page(table)
+            if endpoint.scalar_column:
+                _wrap_scalar_items(response, endpoint)
             return
         report.skip(table, problem)
         logger.warning("Skipping table %s for this run: %s", table, problem)
@@ -87,15 +95,26 @@ def _page_problem(response: Any, endpoint: Endpoint) -> Optional[str]:
         return f"HTTP {response.status_code} {response.reason or ''} on GET {path}".replace("  ", " ")
     body = response.json()
     data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict) or not isinstance(data.get(endpoint.list_key), list):
-        return f"malformed page on GET {path}: no list at data.{endpoint.list_key}"
+    payload = data if (data is None or not endpoint.list_key) else data.get(endpoint.list_key)
+    expected = dict if endpoint.single_object else list
+    if not isinstance(data, dict) or not isinstance(payload, expected):
+        where = f"data.{endpoint.list_key}" if endpoint.list_key else "data"
+        return f"malformed page on GET {path}: no {expected.__name__} at {where}"
     return None
 
 
+def _wrap_scalar_items(response: Any, endpoint: Endpoint) -> None:
+    """Invites are plain email strings; dlt needs objects (children get their parent's id added)."""
+    data = response.json()["data"]  # the cached parse the paginator reads next
+    data[endpoint.list_key] = [{endpoint.scalar_column: item} for item in data[endpoint.list_key]]
+
+
 def _endpoint_resource(endpoint: Endpoint, report: ExtractionReport, page_size: int) -> EndpointResource:
-    params: Dict[str, Any] = dict(endpoint.params)
+    params: Dict[str, Any] = endpoint.endpoint_params
+    paginator: Any = SinglePagePaginator()
     if endpoint.paginated:
-        params["pagination.count"] = min(page_size, endpoint.page_size)
+        params[endpoint.count_param] = min(page_size, endpoint.page_size)
+        paginator = SegmentCursorPaginator(endpoint.cursor_path, endpoint.cursor_param)
     resource: Dict[str, Any] = {
         "name": endpoint.name,
         "table_name": endpoint.table_name,
@@ -103,8 +122,8 @@ def _endpoint_resource(endpoint: Endpoint, report: ExtractionReport, page_size: 
             "path": endpoint.endpoint_path,
             "params": params,
             "headers": {"Accept": settings.MEDIA_TYPES[endpoint.stability]},
-            "data_selector": f"data.{endpoint.list_key}",
-            "paginator": SegmentCursorPaginator() if endpoint.paginated else SinglePagePaginator(),
+            "data_selector": f"data.{endpoint.list_key}" if endpoint.list_key else "data",
+            "paginator": paginator,
             "response_actions": [_response_hook(endpoint, report)],
         },
     }
@@ -114,7 +133,7 @@ def _endpoint_resource(endpoint: Endpoint, report: ExtractionReport, page_size: 
     return resource  # type: ignore[return-value]
 
 
-def _audit_events_window(endpoint_resource: Dict[str, Any], now: datetime) -> None:
+def _audit_events_window(endpoint_resource: Dict[str, Any], now: datetime, overlap: bool) -> None:
     """Incremental on the event timestamp: the first run backfills the 90-day retention window."""
     start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS) + timedelta(minutes=5)
     endpoint = endpoint_resource["endpoint"]
@@ -125,7 +144,7 @@ def _audit_events_window(endpoint_resource: Dict[str, Any], now: datetime) -> No
     endpoint["incremental"] = {
         "cursor_path": "timestamp",
         "initial_value": _iso(start),
-        "lag": settings.AUDIT_OVERLAP_SECONDS,
+        "lag": settings.AUDIT_OVERLAP_SECONDS if overlap else None,
     }
 
 
@@ -133,7 +152,15 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _apply_history_hints(resource: DltResource, endpoint: Endpoint, snapshot_time: datetime) -> None:
+def _apply_history_hints(resource: DltResource, endpoint: Endpoint, snapshot_time: datetime, mode: str) -> None:
+    if endpoint.name == AUDIT_EVENTS:
+        resource.apply_hints(columns={"timestamp": {"data_type": "timestamp"}})
+    if mode == "snapshots":
+        # no SCD2 merge at this destination (files): every run appends what it saw, stamped
+        resource.apply_hints(write_disposition="append")
+        if endpoint.name != AUDIT_EVENTS:
+            resource.add_map(lambda row: {**row, "snapshot_at": snapshot_time})
+        return
     if endpoint.history:
         resource.apply_hints(
             write_disposition={
@@ -146,14 +173,10 @@ def _apply_history_hints(resource: DltResource, endpoint: Endpoint, snapshot_tim
             merge_key="workspace_id",
         )
     else:
-        resource.apply_hints(
-            write_disposition="merge",
-            primary_key=["workspace_id", "id"],
-            columns={"timestamp": {"data_type": "timestamp"}},
-        )
+        resource.apply_hints(write_disposition="merge", primary_key=["workspace_id", *endpoint.key])
 
 
-def _workspace_resource(workspace: Dict[str, Any], snapshot_time: datetime, report: ExtractionReport):
+def _workspace_resource(workspace: Dict[str, Any], snapshot_time: datetime, report: ExtractionReport, mode: str):
     @dlt.resource(name=WORKSPACE_TABLE, table_name=WORKSPACE_TABLE)
     def workspace_resource():
         report.count_page(WORKSPACE_TABLE)
@@ -164,7 +187,7 @@ def _workspace_resource(workspace: Dict[str, Any], snapshot_time: datetime, repo
         yield row
 
     resource = workspace_resource()
-    _apply_history_hints(resource, Endpoint(WORKSPACE_TABLE, "", "workspace"), snapshot_time)
+    _apply_history_hints(resource, Endpoint(WORKSPACE_TABLE, "", "workspace"), snapshot_time, mode)
     return resource
 
 
@@ -174,12 +197,14 @@ def segment_source(
     region: str = settings.DEFAULT_REGION,
     base_url: Optional[str] = None,
     resources: Optional[Sequence[str]] = None,
+    groups: Optional[Sequence[str]] = None,
     max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY,
     requests_per_minute: Optional[float] = None,
     keep_write_keys: bool = False,
     page_size: int = settings.MAX_PAGE_SIZE,
     retry_backoff_seconds: float = settings.BACKOFF_BASE_SECONDS,
     snapshot_time: Optional[datetime] = None,
+    history_mode: str = "scd2",
     report: Optional[ExtractionReport] = None,
     session: Optional[SegmentSession] = None,
 ) -> List[DltResource]:
@@ -190,13 +215,17 @@ def segment_source(
         access_token: Public API token (`sources.segment.access_token` or `SEGMENT_ACCESS_TOKEN`).
         region: `us` (default) or `eu`; decides the API host.
         base_url: Overrides the host chosen by `region` (used with the emulator).
-        resources: Table names to load (default: every default resource).
+        resources: Table names to load (with the parents they need).
+        groups: Resource groups to load (core, iam, engage, reverse_etl, privacy, catalog, metrics);
+            without `resources` or `groups`, the default groups.
         max_concurrency: Requests in flight at once.
         requests_per_minute: Upper bound on this token's request rate (default: paced by the API's headers only).
         keep_write_keys: Store source write keys in clear instead of a fingerprint.
         page_size: Items per page, at most each endpoint's cap (default 1000, the API's maximum).
         retry_backoff_seconds: First wait before retrying a failed request; doubles per attempt.
         snapshot_time: The moment this snapshot stands for (default: now).
+        history_mode: `scd2` (versions with validity columns) or `snapshots` (each run appends its full
+            snapshot with `snapshot_at`, for destinations without SCD2 merges such as files).
         report: Collects pages, rows and skipped tables of this extraction.
         session: A prepared `SegmentSession` (default: one built from the settings above).
     """
@@ -207,7 +236,7 @@ def segment_source(
             " in .dlt/secrets.toml."
         )
     host = resolve_base_url(region, base_url)
-    endpoints = select_endpoints(list(resources) if resources else None)
+    endpoints = select_endpoints(resources, groups)
     report = report if report is not None else ExtractionReport()
     snapshot_time = snapshot_time or datetime.now(timezone.utc)
     session = session or build_session(endpoints, max_concurrency, requests_per_minute, retry_backoff_seconds)
@@ -223,15 +252,19 @@ def segment_source(
         "resources": [_endpoint_resource(endpoint, report, page_size) for endpoint in endpoints],
     }
     for resource_config in config["resources"]:
-        if resource_config["name"] == "audit_events":  # type: ignore[index]
-            _audit_events_window(resource_config, snapshot_time)  # type: ignore[arg-type]
+        if resource_config["name"] == AUDIT_EVENTS:  # type: ignore[index]
+            # appended without merge, an overlap would duplicate events: no lag in snapshots mode
+            _audit_events_window(resource_config, snapshot_time, history_mode == "scd2")  # type: ignore[arg-type]
+            # its incremental state is kept per resource name: one per workspace in a shared dataset
+            resource_config["name"] = audit_resource_name(workspace["id"])  # type: ignore[index]
 
     built = {resource.name: resource for resource in rest_api_resources(config)}
     for endpoint in endpoints:
-        resource = built[endpoint.name]
+        name = audit_resource_name(workspace["id"]) if endpoint.name == AUDIT_EVENTS else endpoint.name
+        resource = built[name]
         resource.add_map(shape_row_function(endpoint, workspace["id"], report, keep_write_keys))
-        _apply_history_hints(resource, endpoint, snapshot_time)
-    return [_workspace_resource(workspace, snapshot_time, report), *built.values()]
+        _apply_history_hints(resource, endpoint, snapshot_time, history_mode)
+    return [_workspace_resource(workspace, snapshot_time, report, history_mode), *built.values()]
 
 
 def build_session(
@@ -240,17 +273,14 @@ def build_session(
     requests_per_minute: Optional[float],
     retry_backoff_seconds: float = settings.BACKOFF_BASE_SECONDS,
 ) -> SegmentSession:
-    limits = {e.name: e.rate_limit_per_minute for e in endpoints if e.rate_limit_per_minute}
-    patterns = [(e.path.split("{id}")[-1], e.name) for e in endpoints if e.rate_limit_per_minute and "{id}" in e.path]
+    limited = [e for e in endpoints if e.rate_limit_per_minute]
+    patterns = [(re.compile("^/" + PLACEHOLDER.sub("[^/]+", e.path) + "$"), e.name) for e in limited]
 
     def endpoint_limit_of(path: str) -> Optional[str]:
-        for suffix, name in patterns:
-            if path.endswith(suffix):
-                return name
-        return None
+        return next((name for pattern, name in patterns if pattern.match(path)), None)
 
     return SegmentSession(
-        rate_limiter=RateLimiter(requests_per_minute, limits),
+        rate_limiter=RateLimiter(requests_per_minute, {e.name: e.rate_limit_per_minute for e in limited}),
         endpoint_limit_of=endpoint_limit_of,
         pool_size=max_concurrency,
         backoff_base=retry_backoff_seconds,

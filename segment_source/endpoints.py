@@ -3,20 +3,33 @@
 The source turns this table into a dlt REST API (`RESTAPIConfig`) declaration; nothing else in the
 package knows paths, list keys or versions. Rows without an id of their own get a `record_key` built
 from `key` (e.g. a rule is identified by tracking plan, type, event name and version).
+
+A child endpoint's path names fields of its parent's rows in braces: `tracking-plans/{id}/rules` is read
+once per tracking plan. Groups switch whole areas on and off; within a group, endpoints that are slow
+(per-endpoint limits of 2 or 25 requests a minute) or have side effects are off unless named.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 FUNCTION_RESOURCE_TYPES = ("SOURCE", "DESTINATION", "INSERT_SOURCE", "INSERT_DESTINATION", "INSERT_TRANSFORMATION")
+INSERT_FUNCTION_TYPES = ("INSERT_SOURCE", "INSERT_DESTINATION", "INSERT_TRANSFORMATION")
+
+GROUPS = ("core", "iam", "engage", "reverse_etl", "privacy", "catalog", "metrics")
+GROUPS_ON_BY_DEFAULT = ("core", "iam", "engage", "reverse_etl", "privacy")
+WORKSPACE_TABLE = "workspace"
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
 class Endpoint:
     name: str
     path: str
+    # key of the item list under `data`; for single objects, the object's key ("" = `data` itself)
     list_key: str
     table: str = ""
     parent: Optional[str] = None
@@ -24,71 +37,175 @@ class Endpoint:
     parent_fields: Dict[str, str] = field(default_factory=dict)
     # for link tables: item field -> column to keep (everything else of the item is dropped)
     keep: Dict[str, str] = field(default_factory=dict)
+    # items that are plain strings (invites are emails) become rows with this one column
+    scalar_column: Optional[str] = None
     params: Dict[str, str] = field(default_factory=dict)
     stability: str = "stable"
+    single_object: bool = False
     paginated: bool = True
     page_size: int = 1000
+    count_param: str = "pagination.count"
+    cursor_param: str = "pagination.cursor"
+    cursor_path: str = "data.pagination.next"
     key: Tuple[str, ...] = ("id",)
-    # columns naming the resources an audit event may refer to (rules are audited as their tracking
-    # plan; a connection as either of its ends)
+    # `key` names fields as the API and the parent columns spell them when the row is shaped;
+    # `audit_resources` names table columns (snake_case): the resources an audit event may refer to
+    # (rules are audited as their tracking plan; a connection as either of its ends)
     audit_resources: Tuple[str, ...] = ("id",)
+    # statuses that mean "this parent has none", not "the table cannot be read"
+    absent_statuses: Tuple[int, ...] = ()
     group: str = "core"
     default: bool = True
-    history: bool = True  # SCD2 configuration table; False for event logs
+    history: bool = True  # SCD2 configuration table; False: rows merged on their key (logs, jobs)
     rate_limit_per_minute: Optional[float] = None
-    single_object: bool = False
 
     @property
     def table_name(self) -> str:
         return self.table or self.name
 
+    def _with_parent(self, text: str) -> str:
+        return PLACEHOLDER.sub(lambda m: "{resources.%s.%s}" % (self.parent, m.group(1)), text)
+
     @property
     def endpoint_path(self) -> str:
-        """The path for dlt: a child's `{id}` becomes a reference to its parent resource."""
-        if self.parent is None:
-            return self.path
-        return self.path.replace("{id}", "{resources.%s.id}" % self.parent)
+        """The path for dlt: a child's `{field}` becomes a reference to its parent resource's rows."""
+        return self._with_parent(self.path) if self.parent else self.path
+
+    @property
+    def endpoint_params(self) -> Dict[str, str]:
+        if not self.parent:
+            return dict(self.params)
+        return {name: self._with_parent(value) for name, value in self.params.items()}
+
+
+def child(name: str, path: str, list_key: str, parent: str, parent_fields: Dict[str, str], **kwargs) -> Endpoint:
+    """An endpoint read once per row of `parent`; its rows carry the parent's fields as columns."""
+    kwargs.setdefault("audit_resources", tuple(parent_fields.values()))
+    return Endpoint(name, path, list_key, parent=parent, parent_fields=parent_fields, **kwargs)
 
 
 def _function_endpoints() -> List[Endpoint]:
     endpoints = []
     for resource_type in FUNCTION_RESOURCE_TYPES:
         suffix = resource_type.lower()
-        endpoints.append(
-            Endpoint(f"functions_{suffix}", "functions", "functions", table="functions",
-                     params={"resourceType": resource_type})
-        )
-        endpoints.append(
-            Endpoint(f"function_versions_{suffix}", "functions/{id}/versions", "versions",
-                     table="function_versions", parent=f"functions_{suffix}",
-                     parent_fields={"id": "function_id"}, stability="alpha",
-                     key=("function_id", "id"), audit_resources=("function_id",))
-        )
+        endpoints.append(Endpoint(f"functions_{suffix}", "functions", "functions", table="functions",
+                                  params={"resourceType": resource_type}))
+        endpoints.append(child(f"function_versions_{suffix}", "functions/{id}/versions", "versions",
+                               f"functions_{suffix}", {"id": "function_id"}, table="function_versions",
+                               stability="alpha", key=("function_id", "id")))
+        if resource_type in INSERT_FUNCTION_TYPES:
+            endpoints.append(child(f"insert_function_instances_{suffix}", "insert-function-instances",
+                                   "instances", f"functions_{suffix}", {"id": "function_id"},
+                                   table="insert_function_instances", params={"functionId": "{id}"},
+                                   stability="alpha", audit_resources=("id", "function_id")))
     return endpoints
 
 
-ENDPOINTS: List[Endpoint] = [
+def _credential_consumers(kind: str, column: str) -> Endpoint:
+    """`/credentials/{id}/consumers` pages its sources and warehouses with two separate cursors."""
+    pagination = f"{kind}Pagination"
+    return child(f"credential_consumer_{kind}", "credentials/{id}/consumers", kind, "credentials",
+                 {"id": "credential_id"}, keep={"id": column}, key=("credential_id", column),
+                 count_param=f"{pagination}.count", cursor_param=f"{pagination}.cursor",
+                 cursor_path=f"data.{pagination}.next", audit_resources=("credential_id", column))
+
+
+CORE = [
     Endpoint("sources", "sources", "sources"),
+    child("source_settings", "sources/{id}/settings", "", "sources", {"id": "source_id"},
+          single_object=True, paginated=False, key=("source_id",)),
+    child("live_plugins", "sources/{id}/live-plugins/latest", "livePlugin", "sources", {"id": "source_id"},
+          single_object=True, paginated=False, stability="alpha", absent_statuses=(404,),
+          audit_resources=("id", "source_id"), default=False),
     Endpoint("destinations", "destinations", "destinations"),
+    child("destination_filters", "destination/{id}/filters", "filters", "destinations",
+          {"id": "destination_id"}, audit_resources=("id", "destination_id")),
+    child("destination_subscriptions", "destinations/{id}/subscriptions", "subscriptions", "destinations",
+          {"id": "destination_id"}, stability="alpha", audit_resources=("id", "destination_id")),
     Endpoint("warehouses", "warehouses", "warehouses"),
     # One call per warehouse rather than per source: far fewer parents, the same edges.
-    Endpoint("source_warehouses", "warehouses/{id}/connected-sources", "sources", parent="warehouses",
-             parent_fields={"id": "warehouse_id"}, keep={"id": "source_id"},
-             key=("source_id", "warehouse_id"), audit_resources=("source_id", "warehouse_id")),
+    child("source_warehouses", "warehouses/{id}/connected-sources", "sources", "warehouses",
+          {"id": "warehouse_id"}, keep={"id": "source_id"}, key=("source_id", "warehouse_id"),
+          audit_resources=("source_id", "warehouse_id")),
+    child("warehouse_selective_syncs", "warehouses/{warehouse_id}/connected-sources/{source_id}/selective-syncs",
+          "items", "source_warehouses", {"warehouse_id": "warehouse_id", "source_id": "source_id"},
+          key=("warehouse_id", "source_id", "collection"), rate_limit_per_minute=2, default=False),
+    child("warehouse_sync_schedules", "warehouses/{id}/advanced-sync-schedule", "", "warehouses",
+          {"id": "warehouse_id"}, single_object=True, paginated=False, key=("warehouse_id",),
+          rate_limit_per_minute=2, default=False),
     Endpoint("tracking_plans", "tracking-plans", "trackingPlans"),
-    Endpoint("tracking_plan_rules", "tracking-plans/{id}/rules", "rules", parent="tracking_plans",
-             parent_fields={"id": "tracking_plan_id"}, key=("tracking_plan_id", "type", "key", "version"),
-             audit_resources=("tracking_plan_id",), rate_limit_per_minute=200),
-    Endpoint("tracking_plan_sources", "tracking-plans/{id}/sources", "sources", parent="tracking_plans",
-             parent_fields={"id": "tracking_plan_id"}, keep={"id": "source_id"},
-             key=("tracking_plan_id", "source_id"), audit_resources=("tracking_plan_id", "source_id")),
+    child("tracking_plan_rules", "tracking-plans/{id}/rules", "rules", "tracking_plans",
+          {"id": "tracking_plan_id"}, key=("tracking_plan_id", "type", "key", "version"),
+          rate_limit_per_minute=200),
+    child("tracking_plan_sources", "tracking-plans/{id}/sources", "sources", "tracking_plans",
+          {"id": "tracking_plan_id"}, keep={"id": "source_id"}, key=("tracking_plan_id", "source_id"),
+          audit_resources=("tracking_plan_id", "source_id")),
+    Endpoint("transformations", "transformations", "transformations", audit_resources=("id", "source_id")),
     *_function_endpoints(),
     Endpoint("labels", "labels", "labels", paginated=False, key=("key", "value"), audit_resources=("record_key",)),
+    Endpoint("credentials", "credentials", "credentials"),
+    _credential_consumers("sources", "source_id"),
+    _credential_consumers("warehouses", "warehouse_id"),
     Endpoint("audit_events", "audit-events", "events", history=False),
 ]
 
-WORKSPACE_TABLE = "workspace"
+IAM = [
+    Endpoint("users", "users", "users", group="iam"),
+    Endpoint("user_groups", "groups", "userGroups", group="iam"),
+    child("user_group_members", "groups/{id}/users", "users", "user_groups", {"id": "user_group_id"},
+          keep={"id": "user_id", "email": "email"}, key=("user_group_id", "user_id"), group="iam",
+          audit_resources=("user_group_id", "user_id")),
+    child("user_group_invites", "groups/{id}/invites", "emails", "user_groups", {"id": "user_group_id"},
+          scalar_column="email", key=("user_group_id", "email"), group="iam"),
+    Endpoint("roles", "roles", "roles", group="iam"),
+    Endpoint("invites", "invites", "invites", scalar_column="email", key=("email",),
+             audit_resources=("email",), group="iam"),
+]
 
+ENGAGE = [
+    Endpoint("spaces", "spaces", "spaces", stability="alpha", group="engage"),
+    child("audiences", "spaces/{id}/audiences", "audiences", "spaces", {"id": "space_id"}, page_size=200,
+          rate_limit_per_minute=60, audit_resources=("id",), group="engage"),
+    child("audience_schedules", "spaces/{space_id}/audiences/{id}/schedules", "audienceSchedules", "audiences",
+          {"id": "audience_id", "space_id": "space_id"}, paginated=False, key=("audience_id", "id"),
+          audit_resources=("audience_id",), group="engage"),
+    child("audience_activations", "spaces/{space_id}/audiences/{id}/activations", "activations", "audiences",
+          {"id": "audience_id", "space_id": "space_id"}, stability="alpha", rate_limit_per_minute=60,
+          audit_resources=("id", "audience_id"), group="engage"),
+    child("audience_destination_connections", "spaces/{space_id}/audiences/{id}/destination-connections",
+          "connections", "audiences", {"id": "audience_id", "space_id": "space_id"}, stability="alpha",
+          key=("audience_id", "id"), rate_limit_per_minute=50, audit_resources=("audience_id",), group="engage"),
+    child("audience_references", "spaces/{space_id}/audiences/{id}/audience-references", "audiences",
+          "audiences", {"id": "audience_id", "space_id": "space_id"}, keep={"id": "referencing_audience_id"},
+          key=("audience_id", "referencing_audience_id"), stability="alpha", rate_limit_per_minute=25,
+          group="engage", default=False),
+    child("computed_traits", "spaces/{id}/computed-traits", "computedTraits", "spaces", {"id": "space_id"},
+          stability="alpha", rate_limit_per_minute=25, audit_resources=("id",), group="engage"),
+    # every read of this list writes a "Profiles Sync Warehouse Retrieved" audit event: opt-in
+    child("profiles_warehouses", "spaces/{id}/profiles-warehouses", "profilesWarehouses", "spaces",
+          {"id": "space_id"}, stability="alpha", audit_resources=("id",), group="engage", default=False),
+    child("space_filters", "filters", "filters", "spaces", {"id": "space_id"}, params={"integrationId": "{id}"},
+          stability="beta", page_size=10, audit_resources=("id",), group="engage"),
+]
+
+REVERSE_ETL = [
+    Endpoint("reverse_etl_models", "reverse-etl-models", "models", stability="alpha", group="reverse_etl"),
+]
+
+PRIVACY = [
+    # regulations expire after 90 days: merged on id so expiry is not mistaken for a deletion
+    Endpoint("regulations", "regulations", "regulations", history=False, group="privacy"),
+    Endpoint("suppressions", "suppressions", "suppressed", key=("subjectType", "subjectIds"),
+             audit_resources=(), group="privacy"),
+]
+
+CATALOG = [
+    Endpoint("catalog_sources", "catalog/sources", "sourcesCatalog", group="catalog"),
+    Endpoint("catalog_destinations", "catalog/destinations", "destinationsCatalog", group="catalog"),
+    Endpoint("catalog_warehouses", "catalog/warehouses", "warehousesCatalog", group="catalog"),
+]
+
+ENDPOINTS: List[Endpoint] = [*CORE, *IAM, *ENGAGE, *REVERSE_ETL, *PRIVACY, *CATALOG]
 ENDPOINTS_BY_NAME: Dict[str, Endpoint] = {endpoint.name: endpoint for endpoint in ENDPOINTS}
 
 
@@ -102,24 +219,37 @@ def tables() -> List[str]:
 
 
 def history_tables() -> List[str]:
-    return [WORKSPACE_TABLE] + sorted({e.table_name for e in ENDPOINTS if e.history})
+    names = [WORKSPACE_TABLE]
+    for endpoint in ENDPOINTS:
+        if endpoint.history and endpoint.table_name not in names:
+            names.append(endpoint.table_name)
+    return names
 
 
 def endpoint_for_table(table: str) -> Endpoint:
     return next(e for e in ENDPOINTS if e.table_name == table)
 
 
-def select_endpoints(names: Optional[List[str]]) -> List[Endpoint]:
-    """Endpoints for the requested table names (None = the defaults), with the parents they need."""
-    if not names:
-        return [e for e in ENDPOINTS if e.default]
-    unknown = sorted(set(names) - set(tables()))
+def parent_of(endpoint: Endpoint) -> Optional[Endpoint]:
+    return ENDPOINTS_BY_NAME.get(endpoint.parent) if endpoint.parent else None
+
+
+def select_endpoints(names: Optional[Sequence[str]] = None, groups: Optional[Sequence[str]] = None) -> List[Endpoint]:
+    """The endpoints for the named tables plus the default endpoints of the named groups (neither: the
+    default groups), with the parents they need."""
+    unknown_groups = sorted(set(groups or ()) - set(GROUPS))
+    if unknown_groups:
+        raise ValueError(f"Unknown group(s): {', '.join(unknown_groups)}. Groups: {', '.join(GROUPS)}.")
+    unknown = sorted(set(names or ()) - set(tables()))
     if unknown:
         raise ValueError(
-            f"Unknown resource(s): {', '.join(unknown)}. Known resources: {', '.join(tables())}."
+            f"Unknown resource(s): {', '.join(unknown)}. Run `segment-history resources` to list them."
         )
-    wanted = {e.name for e in ENDPOINTS if e.table_name in names}
-    for endpoint in ENDPOINTS:
+    if not names and not groups:
+        groups = GROUPS_ON_BY_DEFAULT
+    wanted = {e.name for e in ENDPOINTS if e.table_name in (names or ())}
+    wanted |= {e.name for e in ENDPOINTS if e.group in (groups or ()) and e.default}
+    for endpoint in reversed(ENDPOINTS):  # children come after their parents
         if endpoint.name in wanted and endpoint.parent:
             wanted.add(endpoint.parent)
     return [e for e in ENDPOINTS if e.name in wanted]

@@ -53,6 +53,11 @@ def slim_catalog_reference(row: Dict[str, Any]) -> None:
             row[f"metadata_{name}"] = metadata.get(name)
 
 
+def camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
 def shape_row_function(
     endpoint: Endpoint, workspace_id: str, report: ExtractionReport, keep_write_keys: bool
 ) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
@@ -62,6 +67,9 @@ def shape_row_function(
 
     def shape(item: Dict[str, Any]) -> Dict[str, Any]:
         parents = {column: item.pop(name) for name, column in parent_columns.items() if name in item}
+        for column in parents:
+            # the item often names its parent too (`sourceId`): one column, spelled as dlt would
+            item.pop(camel(column), None)
         if endpoint.keep:
             row = {column: item.get(name) for name, column in endpoint.keep.items()}
         else:
