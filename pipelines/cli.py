@@ -9,6 +9,7 @@ Exit codes (also in the README): 0 success (permission gaps are reported, not fa
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -41,6 +42,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         "privacy,catalog,metrics (default: core,iam,engage,reverse_etl,privacy)")
     parser.add_argument("--max-concurrency", type=int, default=None, help="requests in flight at once")
     parser.add_argument("--requests-per-minute", type=float, default=None, help="cap on the request rate")
+    parser.add_argument("--progress", choices=["auto", "bar", "log", "none"], default="auto",
+                        help="progress while reading: a status line on a terminal, log lines otherwise")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +119,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         pipelines_dir=args.pipelines_dir,
         max_concurrency=getattr(args, "max_concurrency", None),
         requests_per_minute=getattr(args, "requests_per_minute", None),
+        progress=getattr(args, "progress", "none"),
     )
 
 
@@ -127,16 +132,32 @@ def print_run_summary(result: RunResult, seconds: float) -> None:
     stats = result.requests
     if stats:
         print(f"{stats.get('requests', 0)} requests, {stats.get('retries', 0)} retried,"
-              f" {stats.get('rate_limited', 0)} rate-limited; {result.changes} changes recorded.")
+              f" {stats.get('rate_limited', 0)} rate-limited, {stats.get('rate_limit_wait_seconds', 0)}s waiting"
+              f" for rate limits; {result.changes} changes recorded.")
     for table, reason in result.skipped.items():
         print(f"skipped {table}: {reason} (nothing in {table} was retired)", file=sys.stderr)
+
+
+def run_summary_json(results: Sequence[RunResult], seconds: float) -> str:
+    return json.dumps({
+        "status": "partial" if any(r.partial for r in results) else "ok",
+        "seconds": round(seconds, 2),
+        "runs": [{
+            "run_id": r.run_id, "workspace_id": r.workspace_id, "workspace_name": r.workspace_name,
+            "started_at": r.started_at.isoformat(), "finished_at": r.finished_at.isoformat(),
+            "table_rows": r.table_rows, "skipped_tables": r.skipped, "changes": r.changes, "requests": r.requests,
+        } for r in results],
+    }, indent=2)
 
 
 def command_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     results = run_snapshots(_run_options(args))
-    for result in results:
-        print_run_summary(result, time.monotonic() - started)
+    if args.json:
+        print(run_summary_json(results, time.monotonic() - started))
+    else:
+        for result in results:
+            print_run_summary(result, time.monotonic() - started)
     return EXIT_PARTIAL if any(result.partial for result in results) else EXIT_OK
 
 

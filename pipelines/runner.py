@@ -23,6 +23,7 @@ from segment_source.endpoints import WORKSPACE_TABLE, history_tables, select_end
 from . import history
 from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
+from .progress import show_progress
 
 PERMISSION_STATUSES = ("HTTP 401", "HTTP 403", "HTTP 404")
 
@@ -43,6 +44,7 @@ class RunOptions:
     requests_per_minute: Optional[float] = None
     keep_write_keys: Optional[bool] = None
     page_size: Optional[int] = None
+    progress: str = "none"  # auto | bar | log | none
 
 
 @dataclass
@@ -173,9 +175,10 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
                             session=session)
     workspace = report.workspace  # GET / already happened when the source was built
 
-    extract_info = pipeline.extract(
-        source, workers=_extract_workers(options), loader_file_format=_loader_file_format(pipeline)
-    )
+    with show_progress(report, options.progress):
+        extract_info = pipeline.extract(
+            source, workers=_extract_workers(options), loader_file_format=_loader_file_format(pipeline)
+        )
     skipped = with_dependent_tables(report.skipped_tables())
     discard_tables(pipeline, extract_info.loads_ids, skipped)
     pipeline.normalize()
@@ -197,7 +200,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         table_rows={t: report.rows(t) for t in selected_tables},
         skipped=skipped,
         changes=len(changes),
-        requests=report.request_stats.as_dict() if report.request_stats else {},
+        requests={**report.request_stats.as_dict(), "rate_limit_wait_seconds": round(report.rate_limit_wait(), 2)},
     )
     _load_run_records(pipeline, changes, result, complete)
     return result

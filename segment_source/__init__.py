@@ -247,6 +247,7 @@ def segment_source(
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
     workspace = fetch_workspace(session, host, region)
     report.workspace, report.request_stats = workspace, session.stats
+    report.rate_limit_wait = lambda: session.rate_limiter.waited_seconds
     config: RESTAPIConfig = {
         "client": {"base_url": host + "/", "session": session},
         "resources": [_endpoint_resource(endpoint, report, page_size) for endpoint in endpoints],

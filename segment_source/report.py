@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 
 @dataclass
@@ -24,6 +24,7 @@ class ExtractionReport:
         self.tables: Dict[str, TableReport] = {}
         self.workspace: Dict[str, Any] = {}  # what GET / answered
         self.request_stats: Optional[Any] = None  # the session's RequestStats
+        self.rate_limit_wait: Optional[Callable[[], float]] = None  # seconds spent waiting for rate limits
 
     def _table(self, table: str) -> TableReport:
         return self.tables.setdefault(table, TableReport())
