@@ -45,6 +45,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", choices=["auto", "bar", "log", "none"], default="auto",
                         help="progress while reading: a status line on a terminal, log lines otherwise")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    parser.add_argument("--mode", choices=["full", "changes"], default="full",
+                        help="changes: re-read only what the audit trail names since the last snapshot"
+                             " (every sources.segment.full_snapshot_every-th run, default 7, is full)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +123,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         max_concurrency=getattr(args, "max_concurrency", None),
         requests_per_minute=getattr(args, "requests_per_minute", None),
         progress=getattr(args, "progress", "none"),
+        mode=getattr(args, "mode", "full"),
     )
 
 

@@ -174,12 +174,17 @@ def to_json(value: Any) -> Optional[str]:
 
 
 def resource_name(row: Dict[str, Any]) -> Optional[str]:
+    """What the Segment app would call the resource: its name, else what it is an instance of."""
+    if row.get("json_schema") is not None and row.get("type"):
+        return f"{row['type']} {row.get('key') or ''}".strip()  # a tracking plan rule
     for column in NAME_COLUMNS:
         if row.get(column):
             return str(row[column])
     settings = row.get("settings")
     if isinstance(settings, dict) and settings.get("name"):
         return str(settings["name"])  # warehouses keep their name in settings
+    if row.get("metadata_name"):
+        return str(row["metadata_name"])  # unnamed destinations show as their catalog type in the app
     return None
 
 

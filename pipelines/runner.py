@@ -18,9 +18,15 @@ from dlt.common.schema.typing import TTableSchemaColumns
 
 from segment_source import ExtractionReport, segment_source, settings
 from segment_source.client import SegmentSession
-from segment_source.endpoints import WORKSPACE_TABLE, history_tables, select_endpoints, tables as all_tables
+from segment_source.endpoints import (
+    ENDPOINTS_BY_NAME,
+    WORKSPACE_TABLE,
+    history_tables,
+    select_endpoints,
+    tables as all_tables,
+)
 
-from . import history
+from . import change_runs, history
 from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
@@ -45,6 +51,8 @@ class RunOptions:
     keep_write_keys: Optional[bool] = None
     page_size: Optional[int] = None
     progress: str = "none"  # auto | bar | log | none
+    mode: str = "full"  # full | changes (refetch what the audit trail names; every Nth run is full)
+    full_snapshot_every: Optional[int] = None
 
 
 @dataclass
@@ -58,6 +66,8 @@ class RunResult:
     skipped: Dict[str, str]
     changes: int
     requests: Dict[str, Any] = field(default_factory=dict)
+    mode: str = "full"
+    full_reason: Optional[str] = None  # why a requested change-driven run read everything
 
     @property
     def partial(self) -> bool:
@@ -103,11 +113,13 @@ def _loader_file_format(pipeline: dlt.Pipeline) -> Optional[str]:
 def recover_interrupted_run(pipeline: dlt.Pipeline) -> None:
     """A run killed after extraction left a package that may hold incomplete tables: abort it (dlt
     restores the local state from before it). A run killed during load left a normalized package whose
-    tables were all complete: finish loading it."""
+    tables were all complete: finish loading it. Then take the state kept in the destination when it
+    is newer, so a fresh machine (or a CI runner) resumes the audit trail where the last run stopped."""
     if pipeline.list_extracted_load_packages():
         pipeline.abort_packages()
     if pipeline.list_normalized_load_packages():
         pipeline.load()
+    pipeline.sync_destination()
 
 
 class DestinationUnavailable(RuntimeError):
@@ -171,9 +183,13 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     started = datetime.now(timezone.utc)
     report = ExtractionReport()
     mode = history_mode(pipeline)
+    plan_changes = None
+    if options.mode == "changes" and mode == "scd2":
+        plan_changes = change_runs.planner(pipeline, started, report, _full_every(options))
     source = segment_source(**_source_kwargs(options), snapshot_time=started, history_mode=mode, report=report,
-                            session=session)
+                            session=session, plan_changes=plan_changes)
     workspace = report.workspace  # GET / already happened when the source was built
+    change_plan = report.change_plan
 
     with show_progress(report, options.progress):
         extract_info = pipeline.extract(
@@ -187,9 +203,15 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     run_id = extract_info.loads_ids[-1]
 
     selected_tables = _selected_tables(options.resources, options.groups)
+    if change_plan is not None:
+        read = {ENDPOINTS_BY_NAME[name].table_name for name in report.endpoints_read}
+        selected_tables = [t for t in selected_tables if t in read]
     complete = [t for t in selected_tables if t not in skipped]
     snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode)
-    changes = _record_history(pipeline, report, complete, snapshot)
+    if change_plan is not None:
+        with pipeline.sql_client() as sql:
+            change_runs.retire_unseen(sql, change_plan, report, skipped, snapshot)
+    changes = _record_history(pipeline, report, complete, snapshot, partial_read=change_plan is not None)
     finished = datetime.now(timezone.utc)
     result = RunResult(
         run_id=run_id,
@@ -201,9 +223,24 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         skipped=skipped,
         changes=len(changes),
         requests={**report.request_stats.as_dict(), "rate_limit_wait_seconds": round(report.rate_limit_wait(), 2)},
+        mode="changes" if change_plan is not None else "full",
+        full_reason=report.full_reason if options.mode == "changes" else None,
     )
     _load_run_records(pipeline, changes, result, complete)
     return result
+
+
+def _full_every(options: RunOptions) -> int:
+    value = options.full_snapshot_every or dlt.config.get("sources.segment.full_snapshot_every") or (
+        change_runs.DEFAULT_FULL_SNAPSHOT_EVERY
+    )
+    try:
+        every = int(value)
+    except (TypeError, ValueError):
+        every = 0
+    if every < 1:
+        raise ValueError(f"sources.segment.full_snapshot_every must be a positive whole number, not {value!r}.")
+    return every
 
 
 def _extract_workers(options: RunOptions) -> int:
@@ -234,7 +271,8 @@ def _snapshot(
 
 
 def _record_history(
-    pipeline: dlt.Pipeline, report: ExtractionReport, complete: List[str], snapshot: history.Snapshot
+    pipeline: dlt.Pipeline, report: ExtractionReport, complete: List[str], snapshot: history.Snapshot,
+    partial_read: bool = False,
 ) -> List[Dict[str, Any]]:
     schema = pipeline.default_schema
     changes: List[Dict[str, Any]] = []
@@ -242,7 +280,7 @@ def _record_history(
         for table in complete:
             if table not in history_tables():
                 continue
-            if report.rows(table) == 0 and snapshot.mode == "scd2":
+            if report.rows(table) == 0 and snapshot.mode == "scd2" and not partial_read:
                 history.retire_emptied_table(sql, table, snapshot)
             json_columns = [
                 name for name, column in schema.tables.get(table, {}).get("columns", {}).items()
@@ -268,6 +306,7 @@ CHANGE_COLUMNS: TTableSchemaColumns = {
 }
 
 SNAPSHOT_COLUMNS: TTableSchemaColumns = {
+    **_text_columns("run_id", "workspace_id", "status", "mode", "full_reason"),
     "started_at": {"data_type": "timestamp"},
     "finished_at": {"data_type": "timestamp"},
     "table_rows": {"data_type": "json"},
@@ -286,6 +325,8 @@ def _load_run_records(
         "started_at": result.started_at,
         "finished_at": result.finished_at,
         "status": "partial" if result.skipped else "complete",
+        "mode": result.mode,
+        "full_reason": result.full_reason,
         "table_rows": result.table_rows,
         "complete_tables": complete,
         "skipped_tables": result.skipped,

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import dlt
 from dlt.extract import DltResource
@@ -23,10 +23,11 @@ from dlt.sources.rest_api.typing import EndpointResource, RESTAPIConfig
 from . import jsonpath_cache  # noqa: F401  (speeds up dlt's JSONPath parsing for every resource)
 from . import settings
 from .client import SegmentSession
-from .endpoints import PLACEHOLDER, WORKSPACE_TABLE, Endpoint, select_endpoints
+from .changes import ChangePlan, by_id_resource, refetch_for, stays_in_run
+from .endpoints import ENDPOINTS_BY_NAME, PLACEHOLDER, WORKSPACE_TABLE, Endpoint, select_endpoints
 from .rate_limit import RateLimiter
 from .report import ExtractionReport
-from .rows import canonical, shape_row_function
+from .rows import canonical, first_sighting_filter, shape_row_function
 from .workspace import fetch_workspace
 
 logger = logging.getLogger("segment_history")
@@ -82,8 +83,8 @@ def _response_hook(endpoint: Endpoint, report: ExtractionReport):
             if endpoint.scalar_column:
                 _wrap_scalar_items(response, endpoint)
             return
-        report.skip(table, problem)
-        logger.warning("Skipping table %s for this run: %s", table, problem)
+        if report.skip(table, problem):
+            logger.warning("Skipping table %s for this run: %s", table, problem)
         raise IgnoreResponseException()
 
     return hook
@@ -152,7 +153,9 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _apply_history_hints(resource: DltResource, endpoint: Endpoint, snapshot_time: datetime, mode: str) -> None:
+def _apply_history_hints(
+    resource: DltResource, endpoint: Endpoint, snapshot_time: datetime, mode: str, scope: Optional[str] = None
+) -> None:
     if endpoint.name == AUDIT_EVENTS:
         resource.apply_hints(columns={"timestamp": {"data_type": "timestamp"}})
     if mode == "snapshots":
@@ -168,15 +171,19 @@ def _apply_history_hints(resource: DltResource, endpoint: Endpoint, snapshot_tim
                 "strategy": "scd2",
                 # validity follows when the workspace was observed, not when the load ran
                 "boundary_timestamp": snapshot_time.isoformat(),
+                # which existing rows this load may retire: this workspace's (another workspace's rows
+                # are never touched), and in a change-driven run only the records it read again.
+                # Always set, because the hint is stored with the table and would outlive one run.
+                "destination_scope": scope,
             },
-            # a table is retired per workspace: another workspace's rows are never touched
-            merge_key="workspace_id",
         )
     else:
         resource.apply_hints(write_disposition="merge", primary_key=["workspace_id", *endpoint.key])
 
 
-def _workspace_resource(workspace: Dict[str, Any], snapshot_time: datetime, report: ExtractionReport, mode: str):
+def _workspace_resource(
+    workspace: Dict[str, Any], snapshot_time: datetime, report: ExtractionReport, mode: str, scope: str
+):
     @dlt.resource(name=WORKSPACE_TABLE, table_name=WORKSPACE_TABLE)
     def workspace_resource():
         report.count_page(WORKSPACE_TABLE)
@@ -187,7 +194,7 @@ def _workspace_resource(workspace: Dict[str, Any], snapshot_time: datetime, repo
         yield row
 
     resource = workspace_resource()
-    _apply_history_hints(resource, Endpoint(WORKSPACE_TABLE, "", "workspace"), snapshot_time, mode)
+    _apply_history_hints(resource, Endpoint(WORKSPACE_TABLE, "", "workspace"), snapshot_time, mode, scope)
     return resource
 
 
@@ -207,6 +214,7 @@ def segment_source(
     history_mode: str = "scd2",
     report: Optional[ExtractionReport] = None,
     session: Optional[SegmentSession] = None,
+    plan_changes: Optional[Callable[[SegmentSession, str, Dict[str, Any]], Optional[ChangePlan]]] = None,
 ) -> List[DltResource]:
     """The Segment workspace behind `access_token`: one SCD2 table per configuration resource, plus
     the audit trail (incremental).
@@ -228,6 +236,8 @@ def segment_source(
             snapshot with `snapshot_at`, for destinations without SCD2 merges such as files).
         report: Collects pages, rows and skipped tables of this extraction.
         session: A prepared `SegmentSession` (default: one built from the settings above).
+        plan_changes: Called with the session, host and workspace: a `ChangePlan` makes this a
+            change-driven run that reads only what the plan names; None reads everything.
     """
     access_token = access_token or os.environ.get("SEGMENT_ACCESS_TOKEN")
     if not access_token:
@@ -239,7 +249,7 @@ def segment_source(
     endpoints = select_endpoints(resources, groups)
     report = report if report is not None else ExtractionReport()
     snapshot_time = snapshot_time or datetime.now(timezone.utc)
-    session = session or build_session(endpoints, max_concurrency, requests_per_minute, retry_backoff_seconds)
+    session = session or build_session(endpoints, max_concurrency, requests_per_minute, retry_backoff_seconds, report)
     session.headers["Authorization"] = f"Bearer {access_token}"
 
     # keep the API's timestamp strings as they are: typed copies would split into variant columns the
@@ -248,24 +258,60 @@ def segment_source(
     workspace = fetch_workspace(session, host, region)
     report.workspace, report.request_stats = workspace, session.stats
     report.rate_limit_wait = lambda: session.rate_limiter.waited_seconds
-    config: RESTAPIConfig = {
-        "client": {"base_url": host + "/", "session": session},
-        "resources": [_endpoint_resource(endpoint, report, page_size) for endpoint in endpoints],
-    }
-    for resource_config in config["resources"]:
-        if resource_config["name"] == AUDIT_EVENTS:  # type: ignore[index]
+    changes = plan_changes(session, host, workspace) if plan_changes else None
+    report.change_plan = changes
+    if changes is not None:
+        endpoints = [e for e in endpoints if e.name == AUDIT_EVENTS or stays_in_run(e, changes, ENDPOINTS_BY_NAME)]
+
+    report.endpoints_read = [endpoint.name for endpoint in endpoints]
+    declared: List[Any] = []
+    function_cache: Dict[str, Any] = {}
+    for endpoint in endpoints:
+        if changes is not None and not endpoint.parent and endpoint.table_name not in changes.whole \
+                and endpoint.name != AUDIT_EVENTS:
+            declared.append(_by_id(endpoint, changes, session, host, report, function_cache))
+            continue
+        resource_config = _endpoint_resource(endpoint, report, page_size)
+        if endpoint.name == AUDIT_EVENTS:
             # appended without merge, an overlap would duplicate events: no lag in snapshots mode
             _audit_events_window(resource_config, snapshot_time, history_mode == "scd2")  # type: ignore[arg-type]
             # its incremental state is kept per resource name: one per workspace in a shared dataset
             resource_config["name"] = audit_resource_name(workspace["id"])  # type: ignore[index]
+        declared.append(resource_config)
+    config: RESTAPIConfig = {"client": {"base_url": host + "/", "session": session}, "resources": declared}
 
     built = {resource.name: resource for resource in rest_api_resources(config)}
+    workspace_scope = f"workspace_id = '{_sql_text(workspace['id'])}'"
     for endpoint in endpoints:
         name = audit_resource_name(workspace["id"]) if endpoint.name == AUDIT_EVENTS else endpoint.name
         resource = built[name]
         resource.add_map(shape_row_function(endpoint, workspace["id"], report, keep_write_keys))
-        _apply_history_hints(resource, endpoint, snapshot_time, history_mode)
-    return [_workspace_resource(workspace, snapshot_time, report, history_mode), *built.values()]
+        if endpoint.history:
+            resource.add_filter(first_sighting_filter(endpoint, report))
+        scope = workspace_scope
+        if changes is not None and endpoint.table_name not in changes.whole:
+            scope += " AND record_key IN (SELECT record_key FROM {staging_table})"
+        _apply_history_hints(resource, endpoint, snapshot_time, history_mode, scope)
+    workspace_table = [] if changes is not None else [
+        _workspace_resource(workspace, snapshot_time, report, history_mode, workspace_scope)
+    ]
+    return [*workspace_table, *built.values()]
+
+
+def _sql_text(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _by_id(
+    endpoint: Endpoint, changes: ChangePlan, session: SegmentSession, host: str, report: ExtractionReport,
+    function_cache: Dict[str, Any],
+) -> DltResource:
+    refetch = refetch_for(endpoint.name)
+    if endpoint.table_name == "functions":
+        resource_type = endpoint.params["resourceType"]
+        return by_id_resource(endpoint, refetch, changes.functions, session, host, report,
+                              only_type=resource_type, cache=function_cache)
+    return by_id_resource(endpoint, refetch, changes.ids.get(endpoint.name, ()), session, host, report)
 
 
 def build_session(
@@ -273,16 +319,27 @@ def build_session(
     max_concurrency: int,
     requests_per_minute: Optional[float],
     retry_backoff_seconds: float = settings.BACKOFF_BASE_SECONDS,
+    report: Optional[ExtractionReport] = None,
 ) -> SegmentSession:
-    limited = [e for e in endpoints if e.rate_limit_per_minute]
-    patterns = [(re.compile("^/" + PLACEHOLDER.sub("[^/]+", e.path) + "$"), e.name) for e in limited]
+    patterns = [(re.compile("^/" + PLACEHOLDER.sub("[^/]+", e.path) + "$"), e) for e in endpoints]
+
+    def endpoint_of(path: str) -> Optional[Endpoint]:
+        return next((endpoint for pattern, endpoint in patterns if pattern.match(path)), None)
 
     def endpoint_limit_of(path: str) -> Optional[str]:
-        return next((name for pattern, name in patterns if pattern.match(path)), None)
+        endpoint = endpoint_of(path)
+        return endpoint.name if endpoint is not None and endpoint.rate_limit_per_minute else None
 
+    def already_skipped(path: str) -> bool:
+        # once a table is known to be unreadable (e.g. 401 for every parent), asking again is waste
+        endpoint = endpoint_of(path)
+        return report is not None and endpoint is not None and report.is_skipped(endpoint.table_name)
+
+    limits = {e.name: e.rate_limit_per_minute for e in endpoints if e.rate_limit_per_minute}
     return SegmentSession(
-        rate_limiter=RateLimiter(requests_per_minute, {e.name: e.rate_limit_per_minute for e in limited}),
+        rate_limiter=RateLimiter(requests_per_minute, limits),
         endpoint_limit_of=endpoint_limit_of,
+        already_skipped=already_skipped,
         pool_size=max_concurrency,
         backoff_base=retry_backoff_seconds,
     )

@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Optional
 from urllib.parse import urlsplit
 
 import requests
+from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from requests.adapters import HTTPAdapter
 from requests.hooks import default_hooks, dispatch_hook
 
@@ -93,6 +94,7 @@ class SegmentSession(requests.Session):
         self,
         rate_limiter: Optional[RateLimiter] = None,
         endpoint_limit_of: Callable[[str], Optional[str]] = lambda path: None,
+        already_skipped: Callable[[str], bool] = lambda path: False,
         max_attempts: int = settings.MAX_ATTEMPTS,
         backoff_base: float = settings.BACKOFF_BASE_SECONDS,
         backoff_max: float = settings.BACKOFF_MAX_SECONDS,
@@ -102,6 +104,7 @@ class SegmentSession(requests.Session):
         super().__init__()
         self.rate_limiter = rate_limiter or RateLimiter()
         self.endpoint_limit_of = endpoint_limit_of
+        self.already_skipped = already_skipped
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -120,6 +123,8 @@ class SegmentSession(requests.Session):
         kwargs.setdefault("timeout", self.timeout)
         # Response hooks (dlt's raise_for_status, our per-table checks) must see only the final answer,
         # not each attempt, or a transient 503 would end a table before the retry.
+        if self.already_skipped(urlsplit(request.url or "").path):
+            raise IgnoreResponseException()  # ends this pagination; the table is not loaded anyway
         hooks, request.hooks = request.hooks, default_hooks()
         response = self._send_with_retries(request, **kwargs)
         return dispatch_hook("response", hooks, response, **kwargs)

@@ -7,8 +7,8 @@ every row that is missing from it. The run drops such tables from the load and r
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Set
 
 
 @dataclass
@@ -16,6 +16,8 @@ class TableReport:
     pages: int = 0
     rows: int = 0
     skipped: Optional[str] = None
+    keys: Set[str] = field(default_factory=set)  # record keys seen, to drop repeats and find the missing
+    deleted: Set[str] = field(default_factory=set)  # ids read by id that the API no longer knows
 
 
 class ExtractionReport:
@@ -25,6 +27,9 @@ class ExtractionReport:
         self.workspace: Dict[str, Any] = {}  # what GET / answered
         self.request_stats: Optional[Any] = None  # the session's RequestStats
         self.rate_limit_wait: Optional[Callable[[], float]] = None  # seconds spent waiting for rate limits
+        self.change_plan: Optional[Any] = None  # the ChangePlan of a change-driven run
+        self.endpoints_read: list = []  # names of the endpoints this run reads
+        self.full_reason: Optional[str] = None  # why a requested change-driven run read everything
 
     def _table(self, table: str) -> TableReport:
         return self.tables.setdefault(table, TableReport())
@@ -37,11 +42,39 @@ class ExtractionReport:
         with self._lock:
             self._table(table).rows += 1
 
-    def skip(self, table: str, reason: str) -> None:
+    def first_sighting(self, table: str, key: str) -> bool:
+        """False when this record key was already loaded in this run (a repeat across pages or parents)."""
+        with self._lock:
+            keys = self._table(table).keys
+            if key in keys:
+                return False
+            keys.add(key)
+            return True
+
+    def deleted(self, table: str, resource_id: str) -> None:
+        with self._lock:
+            self._table(table).deleted.add(resource_id)
+
+    def keys(self, table: str) -> Set[str]:
+        with self._lock:
+            return set(self.tables[table].keys) if table in self.tables else set()
+
+    def deleted_ids(self, table: str) -> Set[str]:
+        with self._lock:
+            return set(self.tables[table].deleted) if table in self.tables else set()
+
+    def skip(self, table: str, reason: str) -> bool:
+        """Marks the table incomplete; True the first time (the first cause is the informative one)."""
         with self._lock:
             report = self._table(table)
-            if report.skipped is None:  # the first cause is the informative one
+            if report.skipped is None:
                 report.skipped = reason
+                return True
+            return False
+
+    def is_skipped(self, table: str) -> bool:
+        with self._lock:
+            return table in self.tables and self.tables[table].skipped is not None
 
     def skipped_tables(self) -> Dict[str, str]:
         with self._lock:

@@ -86,3 +86,9 @@ def shape_row_function(
         return row
 
     return shape
+
+
+def first_sighting_filter(endpoint: Endpoint, report: ExtractionReport) -> Callable[[Dict[str, Any]], bool]:
+    """Drops a row whose record key this run already loaded: SCD2 would store the repeat twice."""
+    table = endpoint.table_name
+    return lambda row: report.first_sighting(table, row["recordKey"])

@@ -41,9 +41,10 @@ def export_command(name: str, output: Path) -> List[str]:
     return [sys.executable, "-m", "marimo", "export", "html", f"notebooks/{name}.py", "-o", str(output), "-f"]
 
 
-def notebook_env(duckdb_path: Path) -> Dict[str, str]:
+def notebook_env(duckdb_path: Path, cache_dir: Path) -> Dict[str, str]:
     env = dict(os.environ, SEGMENT_HISTORY_DUCKDB=str(duckdb_path), SEGMENT_HISTORY_DATASET=DATASET)
-    env.pop("MARIMO_OUTPUT_MAX_BYTES", None)
+    # marimo caches each run's outputs in a __marimo__ folder beside the notebook; keep the work tree clean
+    env["PYTHONPYCACHEPREFIX"] = str(cache_dir)
     return env
 
 
@@ -58,7 +59,7 @@ def exports(demo_history, tmp_path_factory) -> Dict[str, Dict[str, Any]]:
     for job, (name, duckdb_path) in jobs.items():
         output = out_dir / f"{job}.html"
         running[job] = (output, subprocess.Popen(
-            export_command(name, output), cwd=ROOT, env=notebook_env(duckdb_path),
+            export_command(name, output), cwd=ROOT, env=notebook_env(duckdb_path, out_dir / "cache"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ))
     results = {}
@@ -149,9 +150,10 @@ def test_change_timeline_counts_match_the_change_log(demo_history):
 
     plotted = Counter({(r["observed_at"], r["resource_type"], r["change_kind"]): r["n"]
                        for r in defs["changes_by_snapshot"]})
-    expected = Counter({(observed_at.isoformat(), resource_type, kind): n for observed_at, resource_type, kind, n in sql(
-        demo_history,
-        "select observed_at, resource_type, change_kind, count(*) from {ds}.config_changes group by all")})
+    counted = sql(demo_history, """
+        select observed_at, resource_type, change_kind, count(*) from {ds}.config_changes group by all""")
+    expected = Counter({(observed_at.isoformat(), resource_type, kind): n
+                        for observed_at, resource_type, kind, n in counted})
     assert plotted == expected
     assert sum(plotted.values()) > 0, "the demo made changes"
     actors = Counter()

@@ -1,0 +1,151 @@
+"""The runner's side of change-driven runs: when one may run, what it reads, what it retires after.
+
+`planner` decides from the destination (the last complete snapshot, how many change-driven runs
+followed the last full one) and the audit trail since then. After the load, `retire_unseen` retires what
+a partial read proves gone: resources read by id that answered 404, the rows pointing at them, and the
+children of every re-read parent that did not come back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set
+
+import dlt
+
+from segment_source.changes import REFERENCES, ChangePlan, fetch_audit_events, plan_from_events
+from segment_source.endpoints import ENDPOINTS_BY_NAME, Endpoint
+from segment_source.report import ExtractionReport
+
+from . import history
+
+logger = logging.getLogger("segment_history")
+DEFAULT_FULL_SNAPSHOT_EVERY = 7
+CHUNK = 500
+
+
+def planner(
+    pipeline: dlt.Pipeline, started: datetime, report: ExtractionReport, full_every: int
+) -> Callable[[Any, str, Dict[str, Any]], Optional[ChangePlan]]:
+    def plan(session: Any, host: str, workspace: Dict[str, Any]) -> Optional[ChangePlan]:
+        with pipeline.sql_client() as sql:
+            since, reason = _change_window(sql, workspace["id"], started, full_every)
+            if since is None:
+                report.full_reason = reason
+                return None
+            try:
+                events = fetch_audit_events(session, host, _iso(since), _iso(started + timedelta(milliseconds=1)))
+            except Exception as exc:  # noqa: BLE001 - no readable trail, no change-driven run
+                report.full_reason = f"the audit trail could not be read ({' '.join(str(exc).split())[:120]})"
+                return None
+            change_plan, reason = plan_from_events(events, since)
+            if change_plan is None:
+                report.full_reason = reason
+                return None
+            if change_plan.labels:
+                labelled = _sources_with_labels(sql, workspace["id"], change_plan.labels)
+                change_plan.ids.setdefault("sources", set()).update(labelled)
+        logger.info("change-driven run: %d audit events since %s", change_plan.events, since)
+        return change_plan
+
+    return plan
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _change_window(sql: Any, workspace_id: str, started: datetime, full_every: int):
+    """(start of the window, None) when a change-driven run may run, else (None, why not)."""
+    if not history.table_exists(sql, "snapshots"):
+        return None, "no complete snapshot yet"
+    rows = sql.execute_sql(
+        f"SELECT started_at, mode FROM {sql.make_qualified_table_name('snapshots')}"
+        " WHERE workspace_id = %s AND status = 'complete' AND started_at < %s ORDER BY started_at DESC",
+        workspace_id,
+        started,
+    )
+    if not rows:
+        return None, "no complete snapshot yet"
+    since_full = 0
+    for _, mode in rows:
+        if mode != "changes":
+            break
+        since_full += 1
+    if since_full + 1 >= full_every:
+        return None, f"every {full_every}th run is a full snapshot"
+    return rows[0][0], None
+
+
+def _sources_with_labels(sql: Any, workspace_id: str, labels: Set[str]) -> Set[str]:
+    """Sources that carry a label the trail names: deleting a label in use detaches it from them."""
+    rows = sql.execute_sql(
+        f"SELECT id, labels FROM {sql.make_qualified_table_name('sources')}"
+        " WHERE workspace_id = %s AND _dlt_valid_to IS NULL",
+        workspace_id,
+    ) if history.table_exists(sql, "sources") else []
+    found = set()
+    for source_id, labels_json in rows or []:
+        items = json.loads(labels_json) if isinstance(labels_json, str) else (labels_json or [])
+        if {f"{label.get('key')}:{label.get('value')}" for label in items} & labels:
+            found.add(source_id)
+    return found
+
+
+def retire_unseen(sql: Any, plan: ChangePlan, report: ExtractionReport, skipped: Iterable[str],
+                  snapshot: history.Snapshot) -> None:
+    skipped = set(skipped)
+    requested = {name: set(ids) for name, ids in plan.ids.items()}
+    for name in ENDPOINTS_BY_NAME:
+        if name.startswith("functions_"):
+            requested[name] = set(plan.functions)
+    for endpoint in (ENDPOINTS_BY_NAME[name] for name in report.endpoints_read):
+        table = endpoint.table_name
+        if table in skipped:
+            continue
+        if endpoint.table_name in plan.whole:
+            _retire(sql, table, snapshot, None, None, report.keys(table))
+        elif not endpoint.parent:
+            gone = requested.get(endpoint.name, set()) - report.keys(table)
+            _retire(sql, table, snapshot, "id", gone, set())
+            for referencing_table, column in REFERENCES.get(table, []):
+                if referencing_table not in skipped:
+                    _retire(sql, referencing_table, snapshot, column, gone, set())
+        elif "id" in endpoint.parent_fields:
+            parents = _parent_ids(ENDPOINTS_BY_NAME[endpoint.parent], requested, report)
+            _retire(sql, table, snapshot, endpoint.parent_fields["id"], parents, report.keys(table))
+
+
+def _parent_ids(parent: Endpoint, requested: Dict[str, Set[str]], report: ExtractionReport) -> Set[str]:
+    """Whose children were re-read: the ids asked for (a deleted parent's children go too), or for a
+    parent that is itself a child, the rows it returned."""
+    if not parent.parent:
+        return requested.get(parent.name, set())
+    return report.keys(parent.table_name) if parent.key == ("id",) else set()
+
+
+def _retire(sql: Any, table: str, snapshot: history.Snapshot, column: Optional[str],
+            values: Optional[Set[str]], keep: Set[str]) -> None:
+    """Retires this workspace's current rows of `table` whose `column` is in `values` (any row when
+    column is None) and whose record key is not in `keep`."""
+    if (column is not None and not values) or not history.table_exists(sql, table):
+        return
+    qualified = sql.make_qualified_table_name(table)
+    current = sql.execute_sql(
+        f"SELECT record_key, {column or 'record_key'} FROM {qualified}"
+        " WHERE workspace_id = %s AND _dlt_valid_to IS NULL AND _dlt_valid_from < %s",
+        snapshot.workspace_id,
+        snapshot.boundary,
+    ) or []
+    doomed = [key for key, value in current if key not in keep and (column is None or value in values)]
+    for start in range(0, len(doomed), CHUNK):
+        chunk: List[str] = doomed[start:start + CHUNK]
+        sql.execute_sql(
+            f"UPDATE {qualified} SET _dlt_valid_to = %s WHERE workspace_id = %s AND _dlt_valid_to IS NULL"
+            f" AND record_key IN ({', '.join(['%s'] * len(chunk))})",
+            snapshot.boundary,
+            snapshot.workspace_id,
+            *chunk,
+        )
