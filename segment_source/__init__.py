@@ -27,7 +27,7 @@ from .changes import ChangePlan, by_id_resource, refetch_for, stays_in_run
 from .endpoints import ENDPOINTS_BY_NAME, PLACEHOLDER, WORKSPACE_TABLE, Endpoint, select_endpoints
 from .rate_limit import RateLimiter
 from .report import ExtractionReport
-from .rows import canonical, first_sighting_filter, shape_row_function
+from .rows import canonical, explode_function, first_sighting_filter, shape_row_function
 from .workspace import fetch_workspace
 
 logger = logging.getLogger("segment_history")
@@ -97,6 +97,8 @@ def _page_problem(response: Any, endpoint: Endpoint) -> Optional[str]:
     body = response.json()
     data = body.get("data") if isinstance(body, dict) else None
     payload = data if (data is None or not endpoint.list_key) else data.get(endpoint.list_key)
+    if payload is None and endpoint.list_optional and isinstance(data, dict):
+        data[endpoint.list_key] = payload = []  # the cached parse the paginator reads next
     expected = dict if endpoint.single_object else list
     if not isinstance(data, dict) or not isinstance(payload, expected):
         where = f"data.{endpoint.list_key}" if endpoint.list_key else "data"
@@ -110,8 +112,34 @@ def _wrap_scalar_items(response: Any, endpoint: Endpoint) -> None:
     data[endpoint.list_key] = [{endpoint.scalar_column: item} for item in data[endpoint.list_key]]
 
 
-def _endpoint_resource(endpoint: Endpoint, report: ExtractionReport, page_size: int) -> EndpointResource:
-    params: Dict[str, Any] = endpoint.endpoint_params
+def time_tokens(now: datetime) -> Dict[str, str]:
+    """Values of the `$tokens` metric endpoints use in their parameters, for the snapshot's moment."""
+    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    month = today.replace(day=1)
+    previous_month = (month - timedelta(days=1)).replace(day=1)
+    return {
+        "$today": _iso(today),
+        "$days_ago_7": _iso(today - timedelta(days=7)),
+        "$current_month": month.date().isoformat(),
+        "$previous_month": previous_month.date().isoformat(),
+    }
+
+
+def _resolved_params(endpoint: Endpoint, tokens: Dict[str, str]) -> Dict[str, Any]:
+    return {name: tokens.get(value, value) for name, value in endpoint.endpoint_params.items()}
+
+
+def _window_columns(params: Dict[str, Any]) -> Dict[str, Any]:
+    """A time-series row says which window it belongs to."""
+    if "startTime" in params and "endTime" in params:
+        return {"windowStart": params["startTime"], "windowEnd": params["endTime"]}
+    return {}
+
+
+def _endpoint_resource(
+    endpoint: Endpoint, report: ExtractionReport, page_size: int, tokens: Dict[str, str]
+) -> EndpointResource:
+    params: Dict[str, Any] = _resolved_params(endpoint, tokens)
     paginator: Any = SinglePagePaginator()
     if endpoint.paginated:
         params[endpoint.count_param] = min(page_size, endpoint.page_size)
@@ -178,7 +206,7 @@ def _apply_history_hints(
             },
         )
     else:
-        resource.apply_hints(write_disposition="merge", primary_key=["workspace_id", *endpoint.key])
+        resource.apply_hints(write_disposition="merge", primary_key=["workspace_id", "record_key"])
 
 
 def _workspace_resource(
@@ -264,6 +292,7 @@ def segment_source(
         endpoints = [e for e in endpoints if e.name == AUDIT_EVENTS or stays_in_run(e, changes, ENDPOINTS_BY_NAME)]
 
     report.endpoints_read = [endpoint.name for endpoint in endpoints]
+    tokens = time_tokens(snapshot_time)
     declared: List[Any] = []
     function_cache: Dict[str, Any] = {}
     for endpoint in endpoints:
@@ -271,7 +300,7 @@ def segment_source(
                 and endpoint.name != AUDIT_EVENTS:
             declared.append(_by_id(endpoint, changes, session, host, report, function_cache))
             continue
-        resource_config = _endpoint_resource(endpoint, report, page_size)
+        resource_config = _endpoint_resource(endpoint, report, page_size, tokens)
         if endpoint.name == AUDIT_EVENTS:
             # appended without merge, an overlap would duplicate events: no lag in snapshots mode
             _audit_events_window(resource_config, snapshot_time, history_mode == "scd2")  # type: ignore[arg-type]
@@ -285,7 +314,10 @@ def segment_source(
     for endpoint in endpoints:
         name = audit_resource_name(workspace["id"]) if endpoint.name == AUDIT_EVENTS else endpoint.name
         resource = built[name]
-        resource.add_map(shape_row_function(endpoint, workspace["id"], report, keep_write_keys))
+        if endpoint.explode:
+            resource.add_yield_map(explode_function(endpoint.explode))
+        window = _window_columns(_resolved_params(endpoint, tokens))
+        resource.add_map(shape_row_function(endpoint, workspace["id"], report, keep_write_keys, window))
         if endpoint.history:
             resource.add_filter(first_sighting_filter(endpoint, report))
         scope = workspace_scope

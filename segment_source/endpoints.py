@@ -54,6 +54,10 @@ class Endpoint:
     audit_resources: Tuple[str, ...] = ("id",)
     # statuses that mean "this parent has none", not "the table cannot be read"
     absent_statuses: Tuple[int, ...] = ()
+    # the API leaves the list out when it is empty (space filters)
+    list_optional: bool = False
+    # a list field of each item spread into one row per element (time series)
+    explode: Optional[str] = None
     group: str = "core"
     default: bool = True
     history: bool = True  # SCD2 configuration table; False: rows merged on their key (logs, jobs)
@@ -185,7 +189,7 @@ ENGAGE = [
     child("profiles_warehouses", "spaces/{id}/profiles-warehouses", "profilesWarehouses", "spaces",
           {"id": "space_id"}, stability="alpha", audit_resources=("id",), group="engage", default=False),
     child("space_filters", "filters", "filters", "spaces", {"id": "space_id"}, params={"integrationId": "{id}"},
-          stability="beta", page_size=10, audit_resources=("id",), group="engage"),
+          stability="beta", page_size=10, list_optional=True, audit_resources=("id",), group="engage"),
 ]
 
 REVERSE_ETL = [
@@ -205,7 +209,37 @@ CATALOG = [
     Endpoint("catalog_warehouses", "catalog/warehouses", "warehousesCatalog", group="catalog"),
 ]
 
-ENDPOINTS: List[Endpoint] = [*CORE, *IAM, *ENGAGE, *REVERSE_ETL, *PRIVACY, *CATALOG]
+def _usage(name: str, path: str, list_key: str, per_source: bool) -> List[Endpoint]:
+    """Daily cumulative usage within a month (`period`): this month's, and last month's final days."""
+    key = ("sourceId", "timestamp") if per_source else ("timestamp",)
+    return [
+        Endpoint(f"{name}{suffix}", path, list_key, table=name, params={"period": period}, key=key,
+                 history=False, group="metrics", audit_resources=())
+        for suffix, period in (("", "$current_month"), ("_previous_month", "$previous_month"))
+    ]
+
+
+# Time series, merged on their day (and source): a run refreshes the days that are still moving.
+WINDOW = {"granularity": "DAY", "startTime": "$days_ago_7", "endTime": "$today"}
+
+
+METRICS = [
+    *_usage("usage_api_calls_daily", "usage/api-calls/daily", "dailyWorkspaceAPICallsUsage", False),
+    *_usage("usage_api_calls_sources_daily", "usage/api-calls/sources/daily", "dailyPerSourceAPICallsUsage", True),
+    *_usage("usage_mtu_daily", "usage/mtu/daily", "dailyWorkspaceMTUUsage", False),
+    *_usage("usage_mtu_sources_daily", "usage/mtu/sources/daily", "dailyPerSourceMTUUsage", True),
+    # one row per source, event and day: the series of each result is spread into days
+    Endpoint("events_volume", "events/volume", "result", params={**WINDOW, "groupBy": "source"},
+             key=("source", "eventName", "eventType", "time"), explode="series", history=False,
+             group="metrics", rate_limit_per_minute=60, audit_resources=()),
+    # the delivery summary of each destination over the last 7 days, one row per destination and day run
+    child("delivery_metrics", "destinations/{id}/delivery-metrics", "deliveryMetricsSummary", "destinations",
+          {"id": "destination_id"}, params={**WINDOW, "sourceId": "{sourceId}"}, single_object=True,
+          paginated=False, stability="beta", history=False, key=("destination_id", "windowEnd"),
+          group="metrics", audit_resources=()),
+]
+
+ENDPOINTS: List[Endpoint] = [*CORE, *IAM, *ENGAGE, *REVERSE_ETL, *PRIVACY, *CATALOG, *METRICS]
 ENDPOINTS_BY_NAME: Dict[str, Endpoint] = {endpoint.name: endpoint for endpoint in ENDPOINTS}
 
 

@@ -7,7 +7,7 @@ objects are key-sorted, and nothing run-dependent (timestamps of the run, counte
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Iterator, Optional
 
 from . import settings
 from .endpoints import Endpoint
@@ -32,6 +32,8 @@ def canonical(value: Any) -> Any:
 def key_part(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, dict) and "id" in value:
+        return str(value["id"])  # an embedded reference, e.g. the `source` of an events-volume series
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
@@ -59,7 +61,8 @@ def camel(snake: str) -> str:
 
 
 def shape_row_function(
-    endpoint: Endpoint, workspace_id: str, report: ExtractionReport, keep_write_keys: bool
+    endpoint: Endpoint, workspace_id: str, report: ExtractionReport, keep_write_keys: bool,
+    extra: Optional[Dict[str, Any]] = None,
 ) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     """The map step dlt applies to every item of `endpoint`."""
     parent_columns = {f"_{endpoint.parent}_{field}": column for field, column in endpoint.parent_fields.items()}
@@ -78,14 +81,25 @@ def shape_row_function(
             if "writeKeys" in row and not keep_write_keys:
                 row["writeKeys"] = [fingerprint(key) for key in row["writeKeys"] or []]
         row.update(parents)
+        row.update(extra or {})
         row = canonical(row)
         row["workspaceId"] = workspace_id
-        if endpoint.history:
-            row["recordKey"] = record_key(row, endpoint.key)
+        row["recordKey"] = record_key(row, endpoint.key)
         report.count_row(table)
         return row
 
     return shape
+
+
+def explode_function(field_name: str) -> Callable[[Dict[str, Any]], Iterator[Dict[str, Any]]]:
+    """One row per element of `item[field_name]`, carrying the item's other fields (a series per day)."""
+
+    def explode(item: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+        rest = {key: value for key, value in item.items() if key != field_name}
+        for element in item.get(field_name) or []:
+            yield {**rest, **element} if isinstance(element, dict) else {**rest, field_name: element}
+
+    return explode
 
 
 def first_sighting_filter(endpoint: Endpoint, report: ExtractionReport) -> Callable[[Dict[str, Any]], bool]:
