@@ -24,7 +24,9 @@ def with_dependent_tables(skipped: Dict[str, str]) -> Dict[str, str]:
         for endpoint in ENDPOINTS:
             parent = next((e for e in ENDPOINTS if e.name == endpoint.parent), None)
             if parent and parent.table_name in result and endpoint.table_name not in result:
-                result[endpoint.table_name] = f"its parent table {parent.table_name} was skipped"
+                result[endpoint.table_name] = (
+                    f"its parent table {parent.table_name} was skipped ({result[parent.table_name]})"
+                )
                 changed = True
     return result
 

@@ -34,6 +34,11 @@ from .progress import show_progress
 PERMISSION_STATUSES = ("HTTP 401", "HTTP 403", "HTTP 404")
 
 
+def is_permission_gap(reason: str) -> bool:
+    """A table the token, plan or enabled features do not let us read (also through its parent)."""
+    return any(status in reason for status in PERMISSION_STATUSES)
+
+
 @dataclass
 class RunOptions:
     access_token: Optional[str] = None
@@ -72,7 +77,7 @@ class RunResult:
     @property
     def partial(self) -> bool:
         """True when a table could not be read for another reason than a permission gap."""
-        return any(not reason.startswith(PERMISSION_STATUSES) for reason in self.skipped.values())
+        return any(not is_permission_gap(reason) for reason in self.skipped.values())
 
 
 def make_pipeline(options: RunOptions) -> dlt.Pipeline:
