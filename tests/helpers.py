@@ -66,3 +66,40 @@ def expected_audit_event_ids(workspace: Workspace, now: datetime) -> Set[str]:
 def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def expected_surface_keys(ws: Workspace) -> Dict[str, Set[str]]:
+    """Record keys of the tables beyond the core ones (IAM, Engage, privacy, functions' instances...)."""
+    def ids(items):
+        return {item["id"] for item in items}
+
+    consumers = ws.credential_consumers
+    return {
+        "users": ids(ws.users),
+        "roles": ids(ws.roles),
+        "user_groups": ids(ws.user_groups),
+        "user_group_members": {f"{g}:{u}" for g, users in ws.group_members.items() for u in users},
+        "user_group_invites": {f"{g}:{e}" for g, emails in ws.group_invites.items() for e in emails},
+        "invites": set(ws.invites),
+        "source_settings": set(ws.source_settings),
+        "live_plugins": {plugin["id"] for plugin in ws.live_plugins.values()},
+        "destination_filters": ids(ws.destination_filters),
+        "destination_subscriptions": ids(ws.destination_subscriptions),
+        "warehouse_selective_syncs": {f"{s['warehouseId']}:{s['sourceId']}:{s['collection']}" for s in ws.selective_syncs},
+        "warehouse_sync_schedules": set(ws.warehouse_schedules),
+        "transformations": ids(ws.transformations),
+        "reverse_etl_models": ids(ws.reverse_etl_models),
+        "insert_function_instances": ids(ws.insert_function_instances),
+        "credentials": ids(ws.credentials),
+        "credential_consumer_sources": {f"{c}:{s}" for c, kinds in consumers.items() for s in kinds.get("sources", [])},
+        "credential_consumer_warehouses": {f"{c}:{w}" for c, kinds in consumers.items() for w in kinds.get("warehouses", [])},
+        "spaces": ids(ws.spaces),
+        "audiences": ids(ws.audiences),
+        "audience_schedules": {f"{a}:{s['id']}" for a, items in ws.audience_schedules.items() for s in items},
+        "audience_activations": ids(ws.activations),
+        "audience_destination_connections": {f"{a}:{c['id']}" for a, items in ws.audience_connections.items() for c in items},
+        "computed_traits": ids(ws.computed_traits),
+        "profiles_warehouses": ids(ws.profiles_warehouses),
+        "space_filters": ids(ws.space_filters),
+        "suppressions": {f"{s['subjectType']}:{s['subjectIds']}" for s in ws.suppressions},
+    }
