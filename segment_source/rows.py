@@ -7,7 +7,10 @@ objects are key-sorted, and nothing run-dependent (timestamps of the run, counte
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any, Callable, Dict, Iterator, Optional
+
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from . import settings
 from .endpoints import Endpoint
@@ -55,6 +58,32 @@ def slim_catalog_reference(row: Dict[str, Any]) -> None:
             row[f"metadata_{name}"] = metadata.get(name)
 
 
+# Columns this package writes itself; an API field that lands on the same name is kept under another.
+OWN_COLUMNS = ("workspace_id", "record_key")
+_SNAKE = NamingConvention()
+
+
+@lru_cache(maxsize=4096)
+def column_name(key: str) -> str:
+    """The column dlt will make of a top-level key (`workspaceId` -> `workspace_id`)."""
+    return _SNAKE.normalize_identifier(key)
+
+
+def without_collisions(row: Dict[str, Any]) -> Dict[str, Any]:
+    """Keys that dlt would fold into one column (`apiKey`, `api_key`) keep their values under distinct
+    names (`api_key_2`), so nothing is silently overwritten; ours (`workspace_id`) always win."""
+    taken = set(OWN_COLUMNS)
+    result = {}
+    for key, value in row.items():
+        name, suffix = key, 1
+        while column_name(name) in taken:
+            suffix += 1
+            name = f"{key}_{suffix}"
+        taken.add(column_name(name))
+        result[name] = value
+    return result
+
+
 def camel(snake: str) -> str:
     head, *rest = snake.split("_")
     return head + "".join(word.title() for word in rest)
@@ -82,7 +111,8 @@ def shape_row_function(
                 row["writeKeys"] = [fingerprint(key) for key in row["writeKeys"] or []]
         row.update(parents)
         row.update(extra or {})
-        row = canonical(row)
+        row.pop("workspaceId", None)  # the API's copy of the id we write ourselves
+        row = without_collisions(canonical(row))
         row["workspaceId"] = workspace_id
         row["recordKey"] = record_key(row, endpoint.key)
         report.count_row(table)
