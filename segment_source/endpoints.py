@@ -58,6 +58,9 @@ class Endpoint:
     list_optional: bool = False
     # a list field of each item spread into one row per element (time series)
     explode: Optional[str] = None
+    # fields that move on their own (counts, next run times): not configuration, and each move would
+    # make a new SCD2 version and a change row; they are left out
+    volatile: Tuple[str, ...] = ()
     group: str = "core"
     default: bool = True
     history: bool = True  # SCD2 configuration table; False: rows merged on their key (logs, jobs)
@@ -155,7 +158,7 @@ CORE = [
 
 IAM = [
     Endpoint("users", "users", "users", group="iam"),
-    Endpoint("user_groups", "groups", "userGroups", group="iam"),
+    Endpoint("user_groups", "groups", "userGroups", volatile=("memberCount",), group="iam"),
     child("user_group_members", "groups/{id}/users", "users", "user_groups", {"id": "user_group_id"},
           keep={"id": "user_id", "email": "email"}, key=("user_group_id", "user_id"), group="iam",
           audit_resources=("user_group_id", "user_id")),
@@ -169,10 +172,10 @@ IAM = [
 ENGAGE = [
     Endpoint("spaces", "spaces", "spaces", stability="alpha", group="engage"),
     child("audiences", "spaces/{id}/audiences", "audiences", "spaces", {"id": "space_id"}, page_size=200,
-          rate_limit_per_minute=60, audit_resources=("id",), group="engage"),
+          rate_limit_per_minute=60, volatile=("size",), audit_resources=("id",), group="engage"),
     child("audience_schedules", "spaces/{space_id}/audiences/{id}/schedules", "audienceSchedules", "audiences",
           {"id": "audience_id", "space_id": "space_id"}, paginated=False, key=("audience_id", "id"),
-          audit_resources=("audience_id",), group="engage"),
+          volatile=("nextExecution",), audit_resources=("audience_id",), group="engage"),
     child("audience_activations", "spaces/{space_id}/audiences/{id}/activations", "activations", "audiences",
           {"id": "audience_id", "space_id": "space_id"}, stability="alpha", rate_limit_per_minute=60,
           audit_resources=("id", "audience_id"), group="engage"),

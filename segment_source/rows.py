@@ -37,6 +37,8 @@ def key_part(value: Any) -> str:
         return ""
     if isinstance(value, dict) and "id" in value:
         return str(value["id"])  # an embedded reference, e.g. the `source` of an events-volume series
+    if isinstance(value, list):
+        return ",".join(key_part(item) for item in value)  # e.g. the subject ids of a suppression
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
@@ -105,7 +107,7 @@ def shape_row_function(
         if endpoint.keep:
             row = {column: item.get(name) for name, column in endpoint.keep.items()}
         else:
-            row = dict(item)
+            row = {name: value for name, value in item.items() if name not in endpoint.volatile}
             slim_catalog_reference(row)
             if "writeKeys" in row and not keep_write_keys:
                 row["writeKeys"] = [fingerprint(key) for key in row["writeKeys"] or []]

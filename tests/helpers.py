@@ -101,5 +101,5 @@ def expected_surface_keys(ws: Workspace) -> Dict[str, Set[str]]:
         "computed_traits": ids(ws.computed_traits),
         "profiles_warehouses": ids(ws.profiles_warehouses),
         "space_filters": ids(ws.space_filters),
-        "suppressions": {f"{s['subjectType']}:{s['subjectIds']}" for s in ws.suppressions},
+        "suppressions": {f"{s['subjectType']}:{','.join(s['subjectIds'])}" for s in ws.suppressions},
     }

@@ -1,12 +1,14 @@
-"""The documentation matches what the pipeline does: every table and column a real snapshot produces is in
-docs/tables.md with its type, the example queries there run, and the scheduling recipe's commands are
-the README's and parse."""
+"""The documentation matches what the pipeline does: every table and column a real snapshot of every group
+and opt-in resource produces is in docs/tables.md with its type, the example queries there run, each
+table's group, storage, key and endpoint there are the ones endpoints.py declares, the README lists every
+table, and the scheduling recipe's commands are the README's and parse."""
 
 from __future__ import annotations
 
 import re
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List
 
@@ -16,6 +18,8 @@ import yaml
 
 from pipelines.cli import build_parser
 from pipelines.runner import run_snapshot
+from segment_source import rate_limit
+from segment_source.endpoints import ENDPOINTS, GROUPS, WORKSPACE_TABLE, Endpoint, select_endpoints, tables
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES_DOC = ROOT / "docs" / "tables.md"
@@ -28,6 +32,10 @@ TYPE_ALIASES = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
 HEADING = re.compile(r"^### `(?P<table>[a-z0-9_]+)`\s*$")
 COLUMN_ROW = re.compile(r"^\| `(?P<column>[a-z0-9_]+)` \| (?P<type>[^|]+?) \| (?P<description>.+) \|\s*$")
 SQL_BLOCK = re.compile(r"```sql\n(?P<sql>.*?)```", re.S)
+RUN_TABLES = ("config_changes", "snapshots")
+# resources a plain run leaves out even in their group (slow, or with side effects): named one by one
+OPT_IN_RESOURCES = sorted({e.table_name for e in ENDPOINTS if not e.default})
+ACCEPT_VERSIONS = {"stable": "v1", "beta": "v1beta", "alpha": "v1alpha"}
 
 
 def documented_tables(text: str) -> Dict[str, Dict[str, str]]:
@@ -73,20 +81,28 @@ def produced_tables(duckdb_path: str, dataset: str) -> Dict[str, Dict[str, str]]
 
 
 def test_tables_doc_describes_every_table_and_column_of_a_real_snapshot(
-    small_workspace, start_emulator, options_for
+    small_workspace, start_emulator, options_for, monkeypatch
 ):
-    # two snapshots with changes between them, so that config_changes has rows too
+    # The client paces the endpoints the API limits to 2 or 25 requests a minute (selective syncs, sync
+    # schedules, audience references...): minutes per run. The emulator enforces no such limit unless asked
+    # to (rate_limit_rps), so the pacing only costs time here.
+    monkeypatch.setattr(rate_limit.MinuteWindow, "reserve", lambda self, now: 0.0)
+    # a snapshot of every group and every opt-in resource, then a plain one (the default groups) after
+    # changes, so that config_changes has rows too and the tables a run does not read stay as they were
     emulator = start_emulator(small_workspace)
-    options = options_for(emulator)
-    run_snapshot(options)
+    options = options_for(emulator, groups=list(GROUPS), resources=OPT_IN_RESOURCES)
+    first = run_snapshot(options)
+    assert first.skipped == {}, "tables the emulator could not serve cannot be checked against the doc"
     small_workspace.mutate(count=6, seed=3)
     time.sleep(0.01)
-    assert run_snapshot(options).changes > 0
+    second = run_snapshot(replace(options, groups=None, resources=None))
+    assert second.skipped == {} and second.changes > 0
 
     doc = TABLES_DOC.read_text(encoding="utf-8")
     documented = documented_tables(doc)
     produced = produced_tables(options.duckdb_path, options.dataset_name)
 
+    assert set(produced) == set(tables()) | set(RUN_TABLES), "the snapshot did not produce every table"
     assert sorted(set(produced) - set(documented)) == [], "tables missing from docs/tables.md"
     assert sorted(set(documented) - set(produced)) == [], "docs/tables.md documents tables no run makes"
     for table, columns in produced.items():
@@ -106,6 +122,62 @@ def test_tables_doc_describes_every_table_and_column_of_a_real_snapshot(
                 con.execute(sql.replace("segment_config.", f"{options.dataset_name}.")).fetchall()
             except duckdb.Error as error:
                 pytest.fail(f"example query in docs/tables.md fails: {error}\n{sql}")
+
+
+def doc_sections(text: str) -> Dict[str, str]:
+    """{table: its section of docs/tables.md}, from its `### `table`` heading to the next heading."""
+    sections: Dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        heading = HEADING.match(line)
+        if heading:
+            current = heading["table"]
+            sections[current] = ""
+        elif line.startswith("#"):
+            current = None
+        elif current is not None:
+            sections[current] += line + "\n"
+    return sections
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def any_placeholder(text: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", text)
+
+
+def test_tables_doc_states_each_tables_group_storage_key_and_endpoint_as_declared():
+    """Without running anything: every declared table has a section whose `**Group:**` line says what
+    endpoints.py says, so a new or changed resource fails here until the doc follows."""
+    sections = doc_sections(TABLES_DOC.read_text(encoding="utf-8"))
+    missing = [t for t in [*tables(), *RUN_TABLES] if t not in sections]
+    assert missing == [], "tables missing from docs/tables.md"
+    plain_run = {e.table_name for e in select_endpoints()}  # what `segment-history run` reads
+    by_table: Dict[str, List[Endpoint]] = {}
+    for endpoint in ENDPOINTS:
+        by_table.setdefault(endpoint.table_name, []).append(endpoint)
+    for table, endpoints in by_table.items():
+        line = next((l for l in sections[table].splitlines() if l.startswith("**Group:**")), None)
+        assert line, f"{table}: no **Group:** line in docs/tables.md"
+        first = endpoints[0]
+        assert f"**Group:** `{first.group}`" in line, table
+        assert ("read by default" in line) == (table in plain_run), f"{table}: read by default or opt-in"
+        assert ("SCD2" in line) == first.history and ("merged on" in line) == (not first.history), table
+        key = ":".join(snake(name) for name in first.key)
+        assert f"`record_key` = `{key}`" in line, f"{table}: key is {key}"
+        for endpoint in endpoints:
+            assert any_placeholder(f"GET /{endpoint.path}") in any_placeholder(line), f"{table}: {endpoint.path}"
+            assert f"({ACCEPT_VERSIONS[endpoint.stability]})" in line, f"{table}: {endpoint.stability}"
+
+
+def test_readme_lists_every_table_and_points_to_the_tables_doc():
+    section = readme_section("Tables produced")
+    listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.M))
+    assert sorted({WORKSPACE_TABLE, *tables(), *RUN_TABLES} - listed) == [], "tables missing from the README"
+    assert sorted(listed - {*tables(), *RUN_TABLES}) == [], "the README lists tables no run makes"
+    assert "docs/tables.md" in section
 
 
 # --- scheduling ---------------------------------------------------------------------------------------------------
