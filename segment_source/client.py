@@ -10,7 +10,6 @@ The bearer token is only ever put in the Authorization header, and no message he
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from requests.adapters import HTTPAdapter
@@ -213,10 +213,15 @@ def _refuse_unless_get(method: Optional[str]) -> None:
 
 
 def _cache_json_body(response: requests.Response) -> bool:
-    """Parses the body once, and makes `response.json()` return that parse (pages can be megabytes)."""
+    """Parses the body once, and makes `response.json()` return that parse (pages can be megabytes).
+
+    orjson parses a 4 MB page of destinations about five times faster than the standard library, and
+    parsing was a third of a large snapshot's CPU time (benchmarks/results)."""
     try:
-        parsed = json.loads(response.content)
-    except ValueError:
+        parsed = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         return False
+    # the API sends JSON in UTF-8; without a charset, requests would guess by scanning the whole body
+    response.encoding = "utf-8"
     response.json = lambda **_: parsed  # type: ignore[method-assign]
     return True

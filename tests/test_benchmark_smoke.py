@@ -1,0 +1,42 @@
+"""The benchmark command runs end to end on a tiny workspace and records both runs (benchmarks/README.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+RUN_FIELDS = ("requests", "pages", "rate_limited_429", "wall_s", "process_wall_s", "cpu_s", "peak_rss_mb",
+              "rows", "rows_by_table", "rows_total", "rows_resource_total", "phases")
+
+
+def test_benchmark_command_writes_both_runs(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--scale", "tiny", "--latency-ms", "0", "--name", "smoke",
+         "--out-dir", str(tmp_path), "--timeout", "60"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    result = json.loads((tmp_path / "smoke.json").read_text())
+
+    assert set(result["runs"]) == {"ours", "baseline"}
+    for kind, run in result["runs"].items():
+        missing = [name for name in RUN_FIELDS if run.get(name) is None]
+        assert not missing, f"{kind} lacks {missing}"
+        assert run["requests"] >= run["pages"] > 0, kind
+        assert run["wall_s"] > 0 and run["peak_rss_mb"] > 0, kind
+        # every item of the workspace is loaded; the audit trail's 90-day window moves with the clock
+        items = result["minimal_plan"]["items"]
+        assert {t: n for t, n in run["rows_by_table"].items() if t not in ("audit_events", "workspace")} == {
+            t: n for t, n in items.items() if t != "audit_events"}, kind
+        assert abs(run["rows_by_table"]["audit_events"] - items["audit_events"]) <= 1, kind
+    assert "extract" in result["runs"]["ours"]["phases"] and "load" in result["runs"]["baseline"]["phases"]
+
+    comparison = result["comparison"]
+    assert comparison["ours_over_baseline"]["wall_s"] > 0
+    assert comparison["requests_vs_minimal_plan"] > 0
+    assert result["minimal_plan"]["requests"] > 0 and result["machine"]["dlt"]
+    assert "ours" in completed.stdout and "baseline" in completed.stdout
