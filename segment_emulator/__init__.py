@@ -7,17 +7,25 @@
         ...  # point a client at emu.base_url
         ws.mutate(count=5)  # change the config between runs; each change lands in the audit trail
 
-Modules: `generate` (workspace content), `catalog`, `rules` and `vocabulary` (realistic data), `workspace`
-(state and lookups), `mutations`, `routes` (the endpoint table), `server` (HTTP pipeline), `pagination`,
-`audit`, `versions`, `ratelimit`, `errors`.
+Modules: `generate` (workspace content; the newer collections come from `iam`, `connections`, `engage`,
+`privacy`, and `hostile` for stress fixtures), `catalog`, `rules` and `vocabulary` (realistic data), `workspace`
+(state and lookups), `mutations` and `surface_mutations`, `routes` (the endpoint table) with `handlers` and
+`metrics` (computed metrics and job histories), `permissions` (roles, plan features, alpha enablement),
+`server` (HTTP pipeline), `pagination`, `audit`, `versions`, `ratelimit`, `errors`, `examples` (a concrete
+request for every route).
 """
 
+from .examples import example_requests
 from .generate import SCALES, generate_workspace
 from .mutations import KINDS as MUTATION_KINDS
-from .mutations import Mutation, NotApplicable
-from .routes import ROUTES, Route
+from .mutations import SURFACE_WEIGHTS, Mutation, NotApplicable
+from .permissions import AREAS, DEFAULT_ROLES, FEATURES
+from .routes import ROUTES, Route, route_table
 from .server import Emulator, RequestRecord
 from .workspace import Workspace
 
-__all__ = ["Emulator", "MUTATION_KINDS", "Mutation", "NotApplicable", "ROUTES", "RequestRecord", "Route", "SCALES",
-           "Workspace", "generate_workspace"]
+SURFACE_MUTATION_KINDS = tuple(SURFACE_WEIGHTS)
+
+__all__ = ["AREAS", "DEFAULT_ROLES", "Emulator", "FEATURES", "MUTATION_KINDS", "Mutation", "NotApplicable", "ROUTES",
+           "RequestRecord", "Route", "SCALES", "SURFACE_MUTATION_KINDS", "Workspace", "example_requests",
+           "generate_workspace", "route_table"]

@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
-from . import SCALES, Emulator, generate_workspace
+from . import FEATURES, SCALES, Emulator, generate_workspace, route_table
 from .pagination import LAST_PAGE_NEXT_MODES
+from .server import REGIONS
 
 
 def _token(text: str) -> tuple[str, str]:
@@ -29,13 +31,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--last-page-next", choices=LAST_PAGE_NEXT_MODES, default="absent")
     parser.add_argument("--mutate-every", type=float, default=0, help="apply a random mutation every N seconds")
+    parser.add_argument("--mutation-kinds", choices=("core", "surface", "all"), default="core",
+                        help="which mutation kinds --mutate-every draws from")
+    parser.add_argument("--hostile", action="store_true", help="add unicode/huge/deep/colliding fixtures")
+    parser.add_argument("--region", choices=list(REGIONS), default="us")
+    parser.add_argument("--disable-feature", action="append", choices=FEATURES, default=[],
+                        help="a plan feature the workspace lacks (repeatable)")
+    parser.add_argument("--disabled-feature-status", type=int, default=403, choices=(401, 403, 404, 422))
+    parser.add_argument("--disable-alpha", action="store_true", help="403 on alpha-only endpoints")
+    parser.add_argument("--routes", action="store_true", help="print the route table as JSON and exit")
     args = parser.parse_args(argv)
 
-    workspace = generate_workspace(seed=args.seed, scale=args.scale)
+    if args.routes:
+        print(json.dumps(route_table(), indent=1))
+        return
+    workspace = generate_workspace(seed=args.seed, scale=args.scale, hostile=args.hostile)
     tokens = dict(args.token or [("test-token", "owner")])
     emulator = Emulator(workspace, tokens, port=args.port, latency_ms=args.latency_ms,
                         rate_limit_rps=args.rate_limit_rps, fault_rate=args.fault_rate,
-                        last_page_next=args.last_page_next)
+                        last_page_next=args.last_page_next, region=args.region,
+                        disabled_features=args.disable_feature,
+                        disabled_feature_status=args.disabled_feature_status, disabled_alpha=args.disable_alpha)
+    kinds = None if args.mutation_kinds == "core" else args.mutation_kinds
     with emulator:
         print(f"Segment Public API emulator on {emulator.base_url} ({args.scale}, seed {args.seed}): "
               f"{workspace.counts()}; tokens: {', '.join(f'{t} ({r})' for t, r in tokens.items())}", flush=True)
@@ -43,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
             while True:
                 time.sleep(args.mutate_every or 3600)
                 if args.mutate_every:
-                    for mutation in workspace.mutate(count=1):
+                    for mutation in workspace.mutate(count=1, kinds=kinds):
                         print(f"mutated: {mutation.kind} {mutation.table} {mutation.resource_id}", flush=True)
         except KeyboardInterrupt:
             pass

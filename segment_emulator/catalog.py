@@ -466,3 +466,119 @@ WAREHOUSES: dict[str, CatalogEntry] = {entry.slug: entry for entry in (
         Opt("token", "password", "Access Token", "Never returned by the API.", token_secret(36, "dapi"),
             required=True, secret=True))),
 )}
+
+
+# --- Reverse ETL warehouse sources (SourceMetadataV1 of the sources RETL models read from) -------------------
+
+
+def _retl_source(kind: str, name: str, options: tuple[Opt, ...]) -> CatalogEntry:
+    return _source(f"reverse-etl-{kind}", name, f"Sync data models from {name} to your destinations.",
+                   ["Warehouse"], options)
+
+
+RETL_SOURCES: dict[str, CatalogEntry] = {
+    kind: _retl_source(kind, name, (
+        Opt("schemaName", "string", "Schema", "The schema Segment writes its bookkeeping to.",
+            pick("__segment_reverse_etl", "segment_retl"), required=True),
+        Opt("credentialId", "string", "Credential", "The shared credential used to connect.",
+            token_secret(27), required=True),
+    ))
+    for kind, name in (("snowflake", "Snowflake"), ("bigquery", "BigQuery"), ("databricks", "Databricks"),
+                       ("redshift", "Redshift"), ("postgres", "Postgres"))
+}
+
+
+# --- the full catalog (GET /catalog/...) ----------------------------------------------------------------------
+# The real catalog lists hundreds of integrations, far more than any workspace uses. Besides the entries above
+# (which workspaces instantiate) we list a long tail of invented but plausible integrations, built once from a
+# fixed seed so every workspace and every run sees the same catalog.
+
+_TAIL_STEMS = ("Acme", "Beacon", "Bright", "Cargo", "Cloud", "Crest", "Data", "Delta", "Echo", "Ember", "Flux",
+               "Glide", "Harbor", "Helio", "Insight", "Juno", "Kite", "Lumen", "Metric", "Nimbus", "Nova", "Orbit",
+               "Pixel", "Pulse", "Quanta", "Relay", "Sage", "Signal", "Summit", "Tandem", "Tide", "Vector",
+               "Vista", "Wave", "Zephyr")
+_TAIL_ENDINGS = ("ly", "io", "metrics", "mail", "push", "stack", "desk", "flow", "base", "hub", "lytics", "ads",
+                 "chat", "loop", "sense", "cast")
+_DESTINATION_CATEGORIES = ("Analytics", "Advertising", "A/B Testing", "CRM", "Email Marketing", "Helpdesk",
+                           "Livechat", "Marketing Automation", "Personalization", "Raw Data", "Referrals",
+                           "SMS & Push Notifications", "Surveys", "Attribution", "Enrichment", "Heatmaps & Recordings")
+_SOURCE_CATEGORIES = ("Website", "Mobile", "Server", "Advertising", "CRM", "Email Marketing", "Helpdesk", "Payments",
+                      "Surveys", "Marketing Automation", "Enrichment", "Attribution")
+_STATUSES = ("PUBLIC",) * 12 + ("PUBLIC_BETA", "PUBLIC_BETA", "DEPRECATED", "PRIVATE_BETA")
+EXTRA_WAREHOUSES = (("azuresqldw", "Azure Synapse Analytics", "Microsoft's cloud data warehouse."),
+                    ("db2", "IBM Db2 Warehouse", "IBM's cloud data warehouse."),
+                    ("clickhouse", "ClickHouse", "Column-oriented analytics database."),
+                    ("data-lakes", "Segment Data Lakes (AWS)", "Segment-managed data lake on S3 and Glue."),
+                    ("data-lakes-azure", "Segment Data Lakes (Azure)", "Segment-managed data lake on ADLS."))
+TAIL_SOURCES, TAIL_DESTINATIONS = 140, 420
+
+
+def _tail_names(rng: Random, count: int, taken: set[str]) -> list[str]:
+    names = []
+    pairs = [f"{stem}{ending}" for stem in _TAIL_STEMS for ending in _TAIL_ENDINGS]
+    rng.shuffle(pairs)
+    for name in pairs:
+        if len(names) == count:
+            break
+        if name.lower() not in taken:
+            taken.add(name.lower())
+            names.append(name)
+    return names
+
+
+def _tail_option(rng: Random, name: str) -> Opt:
+    kind = rng.choice(("apiKey", "apiKey", "region", "trackAllPages", "accountId"))
+    if kind == "apiKey":
+        return _api_key()
+    if kind == "region":
+        return Opt("region", "select", "Region", f"The {name} data region.", pick("us", "eu"), default="us")
+    if kind == "trackAllPages":
+        return Opt("trackAllPages", "boolean", "Track All Pages", "Send every page call.", chance(0.5), default=False)
+    return Opt("accountId", "string", "Account ID", f"Your {name} account id.", digits(8), required=True)
+
+
+def _build_listing() -> dict[str, list[dict[str, Any]]]:
+    rng = Random("segment-catalog")
+    taken = {entry.name.lower() for entry in (*SOURCES.values(), *DESTINATIONS.values())}
+    sources = [entry.metadata for entry in (*SOURCES.values(), *RETL_SOURCES.values())]
+    for name in _tail_names(rng, TAIL_SOURCES, taken):
+        categories = [rng.choice(_SOURCE_CATEGORIES)]
+        cloud = categories[0] not in ("Website", "Mobile", "Server")
+        slug = slugify_catalog(name + (" source" if rng.random() < 0.2 else ""))
+        options = (_tail_option(rng, name),) if cloud else ()
+        sources.append(_source(slug, name, f"Collect data from {name}.", categories, options, cloud_event=cloud
+                               and rng.random() < 0.3, status=rng.choice(_STATUSES)).metadata)
+    destinations = [entry.metadata for entry in DESTINATIONS.values()]
+    for name in _tail_names(rng, TAIL_DESTINATIONS, taken):
+        actions = rng.random() < 0.35
+        display = f"{name} (Actions)" if actions else name
+        categories = sorted({rng.choice(_DESTINATION_CATEGORIES) for _ in range(rng.randint(1, 2))})
+        options = tuple({opt.name: opt for opt in (_tail_option(rng, name) for _ in range(rng.randint(0, 3)))}
+                        .values())
+        slug = ("actions-" if actions else "") + slugify_catalog(name)
+        destinations.append(_destination(slug, display, f"Send data to {name}.", categories, options,
+                                         website=f"https://www.{name.lower()}.example", actions=actions,
+                                         browser=rng.random() < 0.5, status=rng.choice(_STATUSES)).metadata)
+    warehouses = [entry.metadata for entry in WAREHOUSES.values()]
+    warehouses += [_warehouse(slug, name, description, (_conn("hostname", "Host", const(f"{slug}.acme.example")),
+                                                        PASSWORD)).metadata
+                   for slug, name, description in EXTRA_WAREHOUSES]
+    return {"sources": sorted(sources, key=lambda item: item["slug"]),
+            "destinations": sorted(destinations, key=lambda item: item["slug"]),
+            "warehouses": sorted(warehouses, key=lambda item: item["slug"])}
+
+
+def slugify_catalog(name: str) -> str:
+    cleaned = "".join(char.lower() if char.isalnum() else "-" for char in name)
+    return "-".join(part for part in cleaned.split("-") if part)
+
+
+_LISTING: dict[str, list[dict[str, Any]]] = {}
+
+
+def listing() -> dict[str, list[dict[str, Any]]]:
+    """The full catalog, `{"sources": [...], "destinations": [...], "warehouses": [...]}` of metadata dicts,
+    sorted by slug. Built on first use and shared (the entries the workspace uses are the same dict objects)."""
+    if not _LISTING:
+        _LISTING.update(_build_listing())
+    return _LISTING

@@ -73,3 +73,24 @@ def server_error(status: int) -> ApiError:
     if status == 503:
         return ApiError(503, "service-unavailable", "Service temporarily unavailable", include_status=True)
     return ApiError(status, "internal-server-error", "An unexpected error occurred", include_status=True)
+
+
+def feature_unavailable(feature_name: str, status: int) -> ApiError:
+    """The workspace's plan lacks the product behind this endpoint (status undocumented; configurable)."""
+    message = f"This workspace's plan does not include {feature_name}."
+    if status == 404:
+        return ApiError(404, "not-found", message, data=None)
+    if status == 401:
+        return ApiError(401, "unauthorized", message, include_status=True)
+    if status == 422:
+        return ApiError(422, "ValidationFailure", message, include_status=True)
+    return ApiError(status, "forbidden", message, include_status=True)
+
+
+def alpha_not_enabled(operation_id: str) -> ApiError:
+    return ApiError(403, "forbidden", f"{operation_id} is an alpha endpoint that is not enabled for this workspace.",
+                    include_status=True)
+
+
+def missing(field: str, hint: str = "") -> ApiError:
+    return validation(field, f"{field} is required{': ' + hint if hint else ''}")

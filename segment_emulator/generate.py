@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from random import Random
-from typing import Any
+from typing import Any, Callable
 
-from . import catalog, rules
+from . import catalog, connections, engage, iam, privacy, rules
 from .ids import alnum_id, iso, ksuid, object_id, slugify
 from .vocabulary import (BRANDS, COMPANIES, DESTINATION_WEIGHTS, ENVIRONMENTS, FIRST_NAMES, FUNCTION_NAMES, LABELS,
                          LAST_NAMES, SOURCE_NAMES, SOURCE_WEIGHTS, TRACKING_PLAN_AREAS, WAREHOUSE_WEIGHTS,
@@ -39,18 +39,54 @@ class Scale:
     labels: int
     users: int
     audit_events: int
+    # the rest of the configuration surface (defaults keep positional `Scale(...)` calls working)
+    user_groups: int = 0
+    invites: int = 0
+    spaces: int = 0
+    audiences_per_space: tuple[int, int] = (0, 0)
+    first_space_audiences: int | None = None  # a space bigger than one 200-audience page
+    computed_traits_per_space: tuple[int, int] = (0, 0)
+    space_filters_per_space: tuple[int, int] = (0, 0)
+    first_space_filters: int | None = None  # more than one 10-filter page
+    space_events: int = 0
+    space_traits: int = 0
+    transformations: int = 0
+    reverse_etl_models: int = 0
+    credentials: int = 0
+    regulations: int = 0
+    suppressions: int = 0
 
 
 SCALES: dict[str, Scale] = {
-    "tiny": Scale(3, 6, 1, 1, (5, 5), (), 2, (2, 2), 4, 3, 20),
-    "small": Scale(20, 60, 4, 5, (10, 80), (), 10, (2, 4), 12, 8, 200),
-    "medium": Scale(200, 800, 15, 20, (20, 300), (1200, 1500, 2600), 40, (2, 4), 20, 25, 1000),
-    "large": Scale(2000, 8000, 40, 200, (60, 266), (2000, 2000, 1500, 1500, 1200), 200, (2, 4), 30, 60, 5000),
+    "tiny": Scale(3, 6, 1, 1, (5, 5), (), 2, (2, 2), 4, 3, 20, user_groups=2, invites=1, spaces=1,
+                  audiences_per_space=(3, 3), computed_traits_per_space=(2, 2), space_filters_per_space=(2, 2),
+                  space_events=12, space_traits=10, transformations=2, reverse_etl_models=1, credentials=1,
+                  regulations=6, suppressions=4),
+    "small": Scale(20, 60, 4, 5, (10, 80), (), 10, (2, 4), 12, 8, 200, user_groups=4, invites=3, spaces=2,
+                   audiences_per_space=(6, 14), computed_traits_per_space=(3, 8), space_filters_per_space=(0, 5),
+                   first_space_filters=13, space_events=40, space_traits=30, transformations=8,
+                   reverse_etl_models=3, credentials=2, regulations=20, suppressions=25),
+    "medium": Scale(200, 800, 15, 20, (20, 300), (1200, 1500, 2600), 40, (2, 4), 20, 25, 1000, user_groups=8,
+                    invites=6, spaces=3, audiences_per_space=(60, 120), first_space_audiences=260,
+                    computed_traits_per_space=(20, 60), space_filters_per_space=(5, 25), space_events=150,
+                    space_traits=120, transformations=60, reverse_etl_models=10, credentials=5, regulations=150,
+                    suppressions=400),
+    "large": Scale(2000, 8000, 40, 200, (60, 266), (2000, 2000, 1500, 1500, 1200), 200, (2, 4), 30, 60, 5000,
+                   user_groups=15, invites=12, spaces=4, audiences_per_space=(200, 600),
+                   computed_traits_per_space=(80, 300), space_filters_per_space=(10, 40), space_events=400,
+                   space_traits=300, transformations=300, reverse_etl_models=25, credentials=8, regulations=800,
+                   suppressions=3000),
 }
 
 
-def generate_workspace(seed: int = 42, scale: str = "small", now: datetime | None = None) -> Workspace:
-    """Build a workspace; the same (seed, scale, now) always gives the same content."""
+def generate_workspace(seed: int = 42, scale: str = "small", now: datetime | None = None, *,
+                       hostile: bool = False) -> Workspace:
+    """Build a workspace; the same (seed, scale, now, hostile) always gives the same content.
+
+    `hostile=True` adds resources that stress a client: unicode names (emoji, RTL, CJK), ~50 KB setting
+    values, settings nested 30 levels deep, keys colliding after snake_casing and an undocumented extra field
+    on the items of one page (see `hostile.py`). Off by default; without it the content is unchanged.
+    """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
     size = SCALES[scale]
@@ -79,10 +115,80 @@ def generate_workspace(seed: int = 42, scale: str = "small", now: datetime | Non
         tracking_plans=plans, rules=plan_rules, functions=functions, function_versions=versions,
         labels=labels, audit_events=[], secrets=secrets, users=users,
         api_tokens=[f"public-api-token/{alnum_id(token_rng, 8)}" for _ in range(2)],
-        seed=seed, scale=scale, generated_at=now, _rng=stream("mutations"),
+        seed=seed, scale=scale, generated_at=now, _rng=stream("mutations"), hostile=hostile,
     )
     ws.audit_events.extend(_audit_history(stream("audit"), size.audit_events, ws, clock))
+    _surface(ws, stream, size, clock, domain)
+    if hostile:
+        from .hostile import add_hostile_resources
+
+        add_hostile_resources(ws, stream("hostile"), clock)
+    ws.touch()
     return ws
+
+
+def _surface(ws: Workspace, stream: Callable[[str], Random], size: Scale, clock: _Clock, domain: str) -> None:
+    """Everything beyond the original core collections; each part draws from its own stream, so the core
+    collections (and the random mutation sequence) are what they were before these existed."""
+    workspace_id = ws.workspace["id"]
+    ws.roles = list(iam.ROLES)
+    ws.spaces = engage.spaces(stream("spaces"), size.spaces)
+    ws.users = iam.with_permissions(stream("user_permissions"), ws.users, workspace_id, ws.sources, ws.warehouses,
+                                    ws.labels, ws.spaces, ws.functions)
+    ws.invites = iam.invites(stream("invites"), size.invites, domain, ws.users)
+    ws.user_groups, ws.group_members, ws.group_invites = iam.groups(
+        stream("user_groups"), size.user_groups, ws.users, ws.invites, workspace_id, ws.sources, ws.warehouses,
+        ws.labels, ws.spaces, ws.functions)
+    ws.source_settings = connections.schema_settings(stream("source_settings"), ws.sources, ws.source_tracking_plan)
+    ws.live_plugins = connections.live_plugins(stream("live_plugins"), ws.sources, ws.users, clock)
+    ws.destination_filters = connections.destination_filters(stream("destination_filters"), ws.destinations, clock)
+    ws.reverse_etl_sources = connections.retl_sources(stream("retl_sources"),
+                                                      max(1, -(-size.reverse_etl_models // 2)), workspace_id)
+    ws.reverse_etl_models = connections.retl_models(stream("retl_models"), size.reverse_etl_models,
+                                                    ws.reverse_etl_sources)
+    ws.destination_subscriptions = connections.subscriptions(stream("subscriptions"), ws.destinations,
+                                                             ws.reverse_etl_models)
+    sources_by_id = {source["id"]: source for source in ws.sources}
+    ws.selective_syncs = connections.selective_syncs(stream("selective_syncs"), ws.source_warehouses,
+                                                     sources_by_id, clock)
+    ws.warehouse_schedules = connections.sync_schedules(stream("sync_schedules"), ws.warehouses)
+    ws.transformations = connections.transformations(stream("transformations"), size.transformations,
+                                                     workspace_id, ws.sources, ws.destinations_of)
+    ws.insert_function_instances = connections.insert_instances(stream("insert_functions"), ws.functions,
+                                                                ws.sources, ws.destinations, clock)
+    ws.credentials, ws.credential_consumers = connections.credentials(
+        stream("credentials"), size.credentials, workspace_id, ws.warehouses, ws.reverse_etl_sources, clock)
+    _engage(ws, stream, size, clock)
+    ws.regulations, ws.regulation_details, ws.regulation_sources = privacy.regulations(
+        stream("regulations"), size.regulations, workspace_id, ws.sources, ws.destinations_of, clock)
+    ws.suppressions = privacy.suppressions(stream("suppressions"), size.suppressions, ws.regulations)
+
+
+def _engage(ws: Workspace, stream: Callable[[str], Random], size: Scale, clock: _Clock) -> None:
+    workspace_id = ws.workspace["id"]
+    rng = stream("engage")
+    engage_destinations = [d for d in ws.destinations if d["metadata"]["actions"]] or ws.destinations
+    by_id = {destination["id"]: destination for destination in engage_destinations}
+    for index, space in enumerate(ws.spaces):
+        count = (size.first_space_audiences if index == 0 and size.first_space_audiences
+                 else rng.randint(*size.audiences_per_space))
+        space_audiences = engage.audiences(stream(f"audiences:{index}"), space, count, ws.users, clock)
+        ws.audiences += space_audiences
+        for audience in space_audiences:
+            ws.audience_schedules[audience["id"]] = engage.schedules(rng, audience, clock)
+            links = engage.connections(rng, audience, engage_destinations, clock)
+            ws.audience_connections[audience["id"]] = links
+            ws.activations += engage.activations(rng, workspace_id, audience, links, by_id)
+        ws.computed_traits += engage.computed_traits(stream(f"computed_traits:{index}"), space,
+                                                     rng.randint(*size.computed_traits_per_space), ws.users, clock)
+        warehouses, syncs = engage.profiles_warehouses(rng, space, index, workspace_id)
+        ws.profiles_warehouses += warehouses
+        ws.profiles_selective_syncs.update(syncs)
+        filters = (size.first_space_filters if index == 0 and size.first_space_filters
+                   else rng.randint(*size.space_filters_per_space))
+        ws.space_filters += engage.space_filters(rng, space, filters, workspace_id, clock)
+        ws.space_events[space["id"]] = engage.space_events(rng, size.space_events, clock)
+        ws.space_traits[space["id"]] = engage.space_traits(rng, size.space_traits, clock)
 
 
 class _Clock:

@@ -42,8 +42,9 @@ def iso(moment: datetime) -> str:
 
     Strings in this exact form sort chronologically, which the audit trail filters rely on.
     """
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(timezone.utc)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (m.year, m.month, m.day, m.hour, m.minute, m.second,
+                                                   m.microsecond // 1000)
 
 
 def parse_iso(text: str) -> datetime:
@@ -61,3 +62,20 @@ def utcnow() -> datetime:
 def slugify(name: str) -> str:
     cleaned = "".join(char.lower() if char.isalnum() else "-" for char in name)
     return "-".join(part for part in cleaned.split("-") if part)
+
+
+def stable_ksuid(text: str) -> str:
+    """A KSUID-like id that is the same in every workspace (global objects such as roles)."""
+    return "12"[hashlib.sha256(text.encode()).digest()[0] % 2] + stable_alnum("ksuid:" + text, 26).replace(
+        "_", "0")
+
+
+def uuid4_like(rng: Random) -> str:
+    """A lower-case UUID (live plugin ids)."""
+    digits = "".join(rng.choices(HEX, k=32))
+    variant = "89ab"[int(digits[16], 16) % 4]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+
+
+def unix_seconds(moment: datetime) -> int:
+    return int(moment.timestamp())

@@ -70,13 +70,15 @@ class _Change:
 
 
 KINDS: dict[str, Callable[..., Mutation]] = {}
-RANDOM_WEIGHTS: dict[str, int] = {}
+RANDOM_WEIGHTS: dict[str, int] = {}  # the core kinds `ws.mutate()` draws from by default
+SURFACE_WEIGHTS: dict[str, int] = {}  # kinds on the newer collections (`surface_mutations.py`), opt-in
 
 
-def kind(name: str, weight: int = 1) -> Callable[[Callable[..., Mutation]], Callable[..., Mutation]]:
+def kind(name: str, weight: int = 1, surface: bool = False
+         ) -> Callable[[Callable[..., Mutation]], Callable[..., Mutation]]:
     def register(function: Callable[..., Mutation]) -> Callable[..., Mutation]:
         KINDS[name] = function
-        RANDOM_WEIGHTS[name] = weight
+        (SURFACE_WEIGHTS if surface else RANDOM_WEIGHTS)[name] = weight
         return function
 
     return register
@@ -97,9 +99,25 @@ def apply_mutation(ws: Workspace, rng: Random, kind_name: str, actor: str | None
     return mutation
 
 
-def random_mutations(ws: Workspace, rng: Random, count: int) -> list[Mutation]:
+def _pool(kinds: str | Any | None) -> dict[str, int]:
+    """None: the core kinds (what `mutate` always did); "all": core and surface kinds; else the named kinds."""
+    if kinds is None:
+        return dict(RANDOM_WEIGHTS)
+    if kinds == "all":
+        return {**RANDOM_WEIGHTS, **SURFACE_WEIGHTS}
+    if kinds == "surface":
+        return dict(SURFACE_WEIGHTS)
+    names = list(kinds)
+    unknown = [name for name in names if name not in KINDS]
+    if unknown:
+        raise ValueError(f"unknown mutation kinds {unknown}")
+    return {name: RANDOM_WEIGHTS.get(name) or SURFACE_WEIGHTS.get(name) or 1 for name in names}
+
+
+def random_mutations(ws: Workspace, rng: Random, count: int, kinds: str | Any | None = None) -> list[Mutation]:
     applied: list[Mutation] = []
-    names, weights = list(RANDOM_WEIGHTS), list(RANDOM_WEIGHTS.values())
+    pool = _pool(kinds)
+    names, weights = list(pool), list(pool.values())
     attempts = 0
     while len(applied) < count and attempts < count * 20:
         attempts += 1
@@ -304,6 +322,8 @@ def delete_source(change: _Change, source_id: str | None = None) -> Mutation:
     if plan_id:
         cascade.append(change.side_effect("tracking_plan_sources", f"{plan_id}:{source['id']}", "removed"))
     _remove(ws.sources, source)
+    destination_ids = {effect.resource_id for effect in cascade if effect.table == "destinations"}
+    cascade += destination_dependents(change, destination_ids) + source_dependents(change, source["id"])
     return change.record("sources", source["id"], "removed", {}, event_type="Source Deleted", resource_type="source",
                          audit_id=source["id"], audit_name=resource_name("source", source), cascade=cascade)
 
@@ -414,9 +434,10 @@ def delete_destination(change: _Change, destination_id: str | None = None) -> Mu
     destination = _target(change, "destinations", destination_id)
     _remove(change.ws.destinations, destination)
     change.ws.secrets.pop(destination["id"], None)
+    cascade = destination_dependents(change, {destination["id"]})
     return change.record("destinations", destination["id"], "removed", {}, event_type="Integration Deleted",
                          resource_type="destination", audit_id=destination["id"],
-                         audit_name=resource_name("destination", destination))
+                         audit_name=resource_name("destination", destination), cascade=cascade)
 
 
 # --- warehouse connections ------------------------------------------------------------------------------------
@@ -448,7 +469,10 @@ def disconnect_warehouse(change: _Change, source_id: str | None = None, warehous
     pair = _choose(change.rng, ws.source_warehouses,
                    lambda item: source_id in (None, item[0]) and warehouse_id in (None, item[1]))
     _remove(ws.source_warehouses, pair)
-    return _connection_change(change, *pair, connect=False)
+    cascade = selective_sync_dependents(change, lambda item: (item["sourceId"], item["warehouseId"]) == pair)
+    mutation = _connection_change(change, *pair, connect=False)
+    mutation.cascade = cascade
+    return mutation
 
 
 # --- tracking plans -------------------------------------------------------------------------------------------
@@ -607,3 +631,66 @@ def delete_label(change: _Change, key: str | None = None, value: str | None = No
     natural = f"{label['key']}:{label['value']}"
     return change.record("labels", natural, "removed", {}, event_type="Label Deleted", resource_type="label",
                          audit_id=natural, audit_name=natural, cascade=cascade)
+
+
+# --- rows of the newer collections that disappear with their parent -------------------------------------------
+# Table names and natural keys of these rows: destination_filters, destination_subscriptions,
+# insert_function_instances, audience_activations, transformations (ids); live_plugins (the plugin id);
+# source_settings (the source id); audience_destination_connections "{audience_id}:{destination_id}";
+# warehouse_selective_syncs "{warehouse_id}:{source_id}:{collection}".
+
+
+def _drop(change: _Change, items: list[dict[str, Any]], wanted: Callable[[dict], bool], table: str,
+          key: Callable[[dict], str]) -> list[Mutation]:
+    gone = [item for item in items if wanted(item)]
+    if gone:
+        items[:] = [item for item in items if not wanted(item)]
+    return [change.side_effect(table, key(item), "removed") for item in gone]
+
+
+def selective_sync_dependents(change: _Change, wanted: Callable[[dict], bool]) -> list[Mutation]:
+    return _drop(change, change.ws.selective_syncs, wanted, "warehouse_selective_syncs",
+                 lambda item: f"{item['warehouseId']}:{item['sourceId']}:{item['collection']}")
+
+
+def destination_dependents(change: _Change, destination_ids: set[str]) -> list[Mutation]:
+    """Filters, subscriptions, insert function instances, audience connections and activations of deleted
+    destinations."""
+    ws = change.ws
+    if not destination_ids:
+        return []
+    effects = _drop(change, ws.destination_filters, lambda item: item["destinationId"] in destination_ids,
+                    "destination_filters", lambda item: item["id"])
+    effects += _drop(change, ws.destination_subscriptions, lambda item: item["destinationId"] in destination_ids,
+                     "destination_subscriptions", lambda item: item["id"])
+    effects += _drop(change, ws.insert_function_instances, lambda item: item["integrationId"] in destination_ids,
+                     "insert_function_instances", lambda item: item["id"])
+    effects += _drop(change, ws.activations, lambda item: item["connectionId"] in destination_ids,
+                     "audience_activations", lambda item: item["id"])
+    for audience_id, links in list(ws.audience_connections.items()):
+        if any(link["id"] in destination_ids for link in links):
+            effects += [change.side_effect("audience_destination_connections", f"{audience_id}:{link['id']}",
+                                           "removed")
+                        for link in links if link["id"] in destination_ids]
+            ws.audience_connections[audience_id] = [link for link in links if link["id"] not in destination_ids]
+    return effects
+
+
+def source_dependents(change: _Change, source_id: str) -> list[Mutation]:
+    """Selective syncs, transformations, live plugin, schema settings and insert function instances of a
+    deleted source."""
+    ws = change.ws
+    effects = selective_sync_dependents(change, lambda item: item["sourceId"] == source_id)
+    effects += _drop(change, ws.transformations, lambda item: item["sourceId"] == source_id, "transformations",
+                     lambda item: item["id"])
+    effects += _drop(change, ws.insert_function_instances, lambda item: item["integrationId"] == source_id,
+                     "insert_function_instances", lambda item: item["id"])
+    plugin = ws.live_plugins.pop(source_id, None)
+    if plugin is not None:
+        effects.append(change.side_effect("live_plugins", plugin["id"], "removed"))
+    ws.source_settings.pop(source_id, None)  # served (defaults included) for every source: always a row
+    effects.append(change.side_effect("source_settings", source_id, "removed"))
+    return effects
+
+
+from . import surface_mutations  # noqa: E402,F401  (registers the surface kinds)

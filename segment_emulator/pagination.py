@@ -123,3 +123,97 @@ def offset_page(items: list[Any], page: PageRequest, last_page_next: str) -> tup
         encode_offset(offset), encode_offset(offset + page.count) if has_more else None,
         encode_offset(max(offset - page.count, 0)) if offset > 0 else None, last_page_next, len(items))
     return chunk, pagination
+
+
+# --- the API's other pagination flavours (facts §1.6, §5.5) ---------------------------------------------------
+
+
+def numeric_page(items: list[Any], query: Query, *, max_count: int, default_count: int,
+                 name: str = "pagination") -> tuple[list[Any], dict[str, Any]]:
+    """`ListFiltersPaginationInput/Output`: `cursor` is a plain number (an offset); the output's `current`,
+    `next` and `totalEntries` are numbers, and `next` is left out on the last page."""
+    fields = pagination_fields(query, name)
+    count = default_count
+    if fields:
+        if "count" not in fields:
+            raise validation(f"{name}.count", f"{name}.count is required when {name} is given")
+        count = _integer(fields["count"])
+        if count is None or not 1 <= count <= max_count:
+            raise validation(f"{name}.count", f"{name}.count must be an integer between 1 and {max_count}")
+    offset = 0
+    if fields.get("cursor") not in (None, ""):
+        offset = _integer(fields["cursor"])
+        if offset is None or offset < 0:
+            raise validation(f"{name}.cursor", f"{name}.cursor must be a non-negative number")
+    output: dict[str, Any] = {"current": offset}
+    if offset + count < len(items):
+        output["next"] = offset + count
+    output["totalEntries"] = len(items)
+    return items[offset: offset + count], output
+
+
+def forward_only_page(items: list[Any], page: PageRequest, last_page_next: str,
+                      total_of: Any = None) -> tuple[list[Any], dict[str, Any]]:
+    """`ForwardOnlyPaginationOutput`: `current`, `next`, `totalEntries`; never a `previous`.
+    `total_of(offset)` may report an estimate instead of the exact total."""
+    chunk, output = offset_page(items, page, last_page_next)
+    output.pop("previous", None)
+    if total_of is not None:
+        output["totalEntries"] = total_of(decode_offset(page.cursor) if page.cursor else 0)
+    return chunk, output
+
+
+def top_level_page(query: Query, *, max_count: int, default_count: int) -> PageRequest:
+    """RETL sync statuses take top-level `count` and `cursor` query parameters, not a `pagination` object."""
+    values = query.get("count")
+    count = default_count
+    if values and values[0] != "":
+        count = _integer(values[0])
+        if count is None or not 1 <= count <= max_count:
+            raise validation("count", f"count must be an integer between 1 and {max_count}")
+    cursor = (query.get("cursor") or [""])[0]
+    return PageRequest(count, cursor or None)
+
+
+def array_arg(query: Query, name: str) -> list[str]:
+    """An array query parameter in any client's spelling: repeated `name=a&name=b`, `name.0=a`, `name[0]=a`,
+    `name[]=a`, and comma-separated values (facts §1.5). Empty values are dropped."""
+    indexed: list[tuple[int, int, str]] = []
+    for position, (key, values) in enumerate(query.items()):
+        if key in (name, name + "[]"):
+            rank = -1
+        elif key.startswith((name + ".", name + "[")):
+            index = key[len(name) + 1:].rstrip("]")
+            if not index.isdigit():
+                continue
+            rank = int(index)
+        else:
+            continue
+        for value in values:
+            indexed.append((rank, position, value))
+    result = []
+    for _, _, value in sorted(indexed, key=lambda entry: (entry[0], entry[1])):
+        result += [part.strip() for part in value.split(",") if part.strip()]
+    return result
+
+
+def object_arrays(query: Query, name: str) -> dict[str, list[str]]:
+    """An object of arrays such as Delivery Overview's `filter`: `filter[eventName].0=x`, `filter.eventName=x,y`,
+    `filter[eventName][0]=x`, `filter%5BeventName%5D=x` (decoded before we see it) or `filter={"eventName":[..]}`."""
+    result: dict[str, list[str]] = {}
+    for key, values in query.items():
+        if key == name:
+            parsed = _json_object(name, values[0])
+            for member, value in parsed.items():
+                items = value if isinstance(value, list) else [value]
+                result.setdefault(member, []).extend(str(item) for item in items)
+            continue
+        if not key.startswith((name + ".", name + "[")):
+            continue
+        rest = key[len(name):]
+        member = rest[1:].split("]", 1)[0] if rest.startswith("[") else rest[1:].split(".", 1)[0].split("[", 1)[0]
+        if not member:
+            continue
+        for value in values:
+            result.setdefault(member, []).extend(part.strip() for part in value.split(",") if part.strip())
+    return result

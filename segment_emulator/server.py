@@ -1,8 +1,9 @@
 """The HTTP side: a threaded stdlib server on 127.0.0.1 answering like api.segmentapis.com.
 
 A request goes through, in order: latency, method (405), auth (401), global rate limit (429), scripted or
-random fault, route (404), role (401), `Accept` version (415), per-endpoint rate limit (429), handler
-(200/404/422). `Emulator.respond` is that pipeline as a plain function; `_Handler` only moves bytes.
+random fault, route (404), role permission (401), plan feature (403 or as configured), alpha enablement (403),
+`Accept` version (415), per-endpoint rate limit (429), handler (200/404/422). `Emulator.respond` is that
+pipeline as a plain function; `_Handler` only moves bytes.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from random import Random
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from . import errors
 from .errors import ApiError
 from .pagination import LAST_PAGE_NEXT_MODES
 from .ratelimit import FixedWindowLimiter, WindowState
-from .routes import MEMBER, OWNER, ROUTES, Call, Route, find_route
+from .permissions import FEATURE_NAMES, FEATURE_STATUSES, OWNER, Access, check_features, resolve_roles
+from .routes import ROUTES, Call, Route, find_route
 from .versions import media_type, negotiate
 from .workspace import Workspace
 
@@ -58,6 +60,12 @@ class _ScriptedFailure:
     after_pages: int
     served: int = 0  # successful requests to the prefix seen so far
 
+    def matches(self, path: str) -> bool:
+        """`/sources` is that endpoint only (its children such as `/sources/{id}/settings` are other
+        endpoints); a trailing `*` makes it a prefix (`/sources*`, `/sources/*`, `*` for everything)."""
+        if self.prefix.endswith("*"):
+            return path.startswith(self.prefix[:-1])
+        return path == self.prefix or path == self.prefix.rstrip("/")
 
 def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -86,9 +94,17 @@ def _fault_reply(kind: str, label: str) -> Reply:
 class Emulator:
     """A Segment Public API look-alike serving `workspace` over real HTTP on 127.0.0.1.
 
-    tokens: token -> role, "owner" or "member" (a limited Workspace Member: no write keys, and 401 on the
-        routes marked `owner_only`). Default: {"test-token": "owner"}.
-    region: "us" or "eu"; informational (`real_host`), the emulator always listens on 127.0.0.1.
+    tokens: token -> role name: "owner", "member" (a read-only Workspace Member: no write keys, 401 on IAM,
+        credentials, audit trail, functions, privacy, usage, Engage and Reverse ETL) or a role of `roles`.
+        Default: {"test-token": "owner"}.
+    roles: extra or overriding roles, name -> permission areas (see `permissions.AREAS`).
+    disabled_features: plan features the workspace lacks (`permissions.FEATURES`: audit_trail, engage,
+        functions, live_plugins, profiles_sync, protocols, reverse_etl); their routes answer
+        `disabled_feature_status` (403 by default; 404, 401 or 422 are the other plausible answers).
+    disabled_alpha: True answers 403 on every alpha-only route (alpha not enabled for the workspace); a set of
+        operation ids limits that to those routes.
+    region: "us" or "eu"; informational (`region`, `real_host`), the emulator always listens on 127.0.0.1.
+        Tokens are per emulator, so a token of the "us" emulator gets 401 from the "eu" one.
     latency_ms: sleep this long in every request (requests run concurrently).
     rate_limit_rps: requests per token per fixed 1-second window (fractions round down, minimum 1); None turns
         rate limiting off. When on, the documented per-endpoint limits of the route table apply too, unless
@@ -102,16 +118,31 @@ class Emulator:
     def __init__(self, workspace: Workspace, tokens: Mapping[str, str] | None = None, *, region: str = "us",
                  latency_ms: float = 0, rate_limit_rps: float | None = None, fault_rate: float = 0.0,
                  fault_seed: int = 0, last_page_next: str = "absent", port: int = 0,
-                 endpoint_rate_limits: bool = True, routes: tuple[Route, ...] = ROUTES):
+                 endpoint_rate_limits: bool = True, routes: tuple[Route, ...] = ROUTES,
+                 roles: Mapping[str, Iterable[str]] | None = None, disabled_features: Iterable[str] = (),
+                 disabled_feature_status: int = 403, disabled_alpha: bool | Iterable[str] = False):
         if last_page_next not in LAST_PAGE_NEXT_MODES:
             raise ValueError(f"last_page_next must be one of {LAST_PAGE_NEXT_MODES}")
         if region not in REGIONS:
             raise ValueError(f"region must be one of {', '.join(REGIONS)}")
         self.workspace = workspace
         self.tokens = dict(tokens if tokens is not None else {"test-token": OWNER})
-        unknown_roles = set(self.tokens.values()) - {OWNER, MEMBER}
+        self.roles = resolve_roles(roles)
+        unknown_roles = set(self.tokens.values()) - set(self.roles)
         if unknown_roles:
-            raise ValueError(f"unknown token roles {unknown_roles}; use 'owner' or 'member'")
+            raise ValueError(f"unknown token roles {unknown_roles}; use one of {', '.join(sorted(self.roles))}")
+        self.disabled_features = check_features(disabled_features)
+        if disabled_feature_status not in FEATURE_STATUSES:
+            raise ValueError(f"disabled_feature_status must be one of {FEATURE_STATUSES}")
+        self.disabled_feature_status = disabled_feature_status
+        if isinstance(disabled_alpha, bool):
+            self.disabled_alpha: frozenset[str] = frozenset(
+                route.operation_id for route in routes if route.alpha_only) if disabled_alpha else frozenset()
+        else:
+            self.disabled_alpha = frozenset(disabled_alpha)
+            unknown_ops = self.disabled_alpha - {route.operation_id for route in routes}
+            if unknown_ops:
+                raise ValueError(f"disabled_alpha names unknown operations {sorted(unknown_ops)}")
         self.region = region
         self.latency_ms = latency_ms
         self.fault_rate = fault_rate
@@ -157,6 +188,15 @@ class Emulator:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def allowed(self, token: str, operation_id: str) -> bool:
+        """Whether `token` may call the operation at all (role, plan feature and alpha enablement)."""
+        route = next((route for route in self.routes if route.operation_id == operation_id), None)
+        if route is None:
+            raise KeyError(f"no route for operation {operation_id!r}")
+        access = Access(self.tokens[token], self.roles[self.tokens[token]])
+        return (not (route.owner_only and not access.is_owner) and (not route.area or access.can(route.area))
+                and route.feature not in self.disabled_features and operation_id not in self.disabled_alpha)
+
     @property
     def real_host(self) -> str:
         """The production host this emulator stands in for (informational)."""
@@ -175,8 +215,11 @@ class Emulator:
             self._records.clear()
 
     def fail_next(self, path_prefix: str, status: int | str = 500, times: int = 1, after_pages: int = 0) -> None:
-        """Make the next `times` GETs under `path_prefix` fail with `status` ("drop" and "truncate" too),
-        once `after_pages` requests under that prefix have succeeded (to fail in the middle of a walk)."""
+        """Make the next `times` GETs of `path_prefix` fail with `status` ("drop" and "truncate" too), once
+        `after_pages` requests to it have succeeded (to fail in the middle of a walk).
+
+        `path_prefix` names one endpoint's path (`/sources` fails the source list, not `/sources/{id}/settings`,
+        which the full surface now serves); end it with `*` to match every path under a prefix (`/sources*`)."""
         if not (isinstance(status, int) or status in ("drop", "truncate")):
             raise ValueError("status must be an HTTP status code, 'drop' or 'truncate'")
         with self._lock:
@@ -210,13 +253,22 @@ class Emulator:
         if fault and fault[0] != "truncate":
             return _fault_reply(*fault)
         route, params = find_route(path, self.routes)
-        if route.owner_only and role != OWNER:
+        access = Access(role, self.roles[role])
+        if (route.owner_only and not access.is_owner) or (route.area and not access.can(route.area)):
             raise errors.forbidden_for_role()
+        if route.feature in self.disabled_features:
+            raise errors.feature_unavailable(FEATURE_NAMES[route.feature], self.disabled_feature_status)
+        if route.operation_id in self.disabled_alpha:
+            raise errors.alpha_not_enabled(route.operation_id)
         version = negotiate(headers.get("Accept"), route.versions)
         endpoint_limiter = self._endpoint_limiters.get(route.pattern)
         window = self._tighter(window, self._consume(endpoint_limiter, (token, route.pattern)))
-        with self.workspace.lock:
-            data = route.handler(Call(self.workspace, params, query, role, self.last_page_next))
+        call = Call(self.workspace, params, query, role, self.last_page_next, access, token, dict(headers))
+        if route.stateless:
+            data = route.handler(call)
+        else:
+            with self.workspace.lock:
+                data = route.handler(call)
         reply = Reply(200, _json_bytes({"data": data}), media_type(version), window.headers() if window else {})
         if fault:  # truncate: a 200 whose JSON stops halfway
             reply.body, reply.fault = reply.body[: max(len(reply.body) // 2, 1)], fault[1]
@@ -248,7 +300,7 @@ class Emulator:
     def _scripted_fault(self, path: str) -> tuple[str, str] | None:
         with self._lock:
             for failure in self._scripted:
-                if path.startswith(failure.prefix) and failure.times > 0 and failure.served >= failure.after_pages:
+                if failure.matches(path) and failure.times > 0 and failure.served >= failure.after_pages:
                     failure.times -= 1
                     return str(failure.status), f"scripted:{failure.status}"
         return None
@@ -267,7 +319,7 @@ class Emulator:
         with self._lock:
             if reply.status == 200 and reply.fault is None:
                 for failure in self._scripted:
-                    if path.startswith(failure.prefix) and failure.served < failure.after_pages:
+                    if failure.matches(path) and failure.served < failure.after_pages:
                         failure.served += 1
             self._scripted = [failure for failure in self._scripted if failure.times > 0]
 

@@ -62,3 +62,9 @@ def negotiate(accept: str | None, available: tuple[str, ...]) -> str:
     if asked_for_segment_version:
         raise unsupported_version(accept, [media_type(version) for version in available])
     return available[0]
+
+# The other Accept lists the SDK declares for GET operations (facts §1.4), most mature first.
+STABLE_ONLY = (STABLE,)  # credentials: `v1,json` only
+STABLE_ALPHA = (STABLE, ALPHA)  # audience schedules, echo
+BETA_ONLY = (BETA,)  # the six Delivery Overview endpoints
+BETA_ALPHA = (BETA, ALPHA)  # delivery metrics summary, space filters

@@ -17,6 +17,7 @@ import requests
 
 from segment_emulator import MUTATION_KINDS, ROUTES, Emulator, Workspace, generate_workspace
 from segment_emulator.catalog import SECRET_MASK, mask
+from segment_emulator.examples import example_requests
 from segment_emulator.rules import NOT_DEPRECATED
 
 OWNER_TOKEN, MEMBER_TOKEN = "owner-token", "member-token"
@@ -85,7 +86,13 @@ def test_same_seed_gives_the_same_workspace_and_another_seed_does_not():
     other = generate_workspace(6, "small", now=now)
     for name in ("workspace", "sources", "destinations", "warehouses", "source_warehouses", "tracking_plans",
                  "rules", "functions", "function_versions", "labels", "audit_events", "secrets",
-                 "source_tracking_plan"):
+                 "source_tracking_plan", "users", "user_groups", "group_members", "group_invites", "invites",
+                 "source_settings", "live_plugins", "destination_filters", "destination_subscriptions",
+                 "selective_syncs", "warehouse_schedules", "transformations", "reverse_etl_sources",
+                 "reverse_etl_models", "insert_function_instances", "credentials", "credential_consumers", "spaces",
+                 "audiences", "audience_schedules", "audience_connections", "activations", "computed_traits",
+                 "profiles_warehouses", "profiles_selective_syncs", "space_filters", "space_events", "space_traits",
+                 "regulations", "regulation_details", "regulation_sources", "suppressions"):
         assert getattr(first, name) == getattr(again, name), name
     assert [s["id"] for s in first.sources] != [s["id"] for s in other.sources]
 
@@ -165,17 +172,18 @@ def test_audit_history_spans_more_than_the_retention_window(small: Workspace):
 
 
 def test_every_route_answers_in_the_data_envelope(emu: Emulator, small: Workspace):
-    ids = {"sourceId": small.sources[0]["id"], "destinationId": small.destinations[0]["id"],
-           "warehouseId": small.warehouses[0]["id"], "trackingPlanId": small.tracking_plans[0]["id"],
-           "functionId": small.functions[0]["id"]}
     for route in ROUTES:
-        response = get(emu, route.pattern.format(**ids), params={"resourceType": "SOURCE"})
-        assert response.status_code == 200, (route.pattern, response.text)
-        body = response.json()
-        assert list(body) == ["data"]
-        if route.list_key:
-            assert isinstance(body["data"][route.list_key], list)
-            assert ("pagination" in body["data"]) == route.paginated
+        for path, query in example_requests(small, route):
+            response = get(emu, path, params=query)
+            assert response.status_code == 200, (route.pattern, response.text)
+            body = response.json()
+            assert list(body) == ["data"]
+            if route.list_key:
+                assert isinstance(body["data"][route.list_key], list)
+                # listRegulationsFromSource takes `pagination` but answers without it (facts §1.6)
+                paginated = route.paginated and route.operation_id != "listRegulationsFromSource"
+                pagination_keys = [key for key in body["data"] if key.endswith(("pagination", "Pagination"))]
+                assert bool(pagination_keys) == paginated, route.operation_id
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer nope", f"Basic {OWNER_TOKEN}", OWNER_TOKEN])
@@ -502,16 +510,45 @@ def test_member_token_sees_no_write_keys_and_no_functions_or_audit_trail(emu: Em
 # --- mutations ------------------------------------------------------------------------------------------------
 
 TABLE_PATHS = {"sources": "/sources/{}", "destinations": "/destinations/{}", "tracking_plans": "/tracking-plans/{}",
-               "functions": "/functions/{}", "warehouses": "/warehouses/{}"}
+               "functions": "/functions/{}", "warehouses": "/warehouses/{}", "user_groups": "/groups/{}",
+               "transformations": "/transformations/{}", "reverse_etl_models": "/reverse-etl-models/{}",
+               "regulations": "/regulations/{}"}
 SINGLE_KEYS = {"sources": "source", "destinations": "destination", "tracking_plans": "trackingPlan",
-               "functions": "function", "warehouses": "warehouse"}
+               "functions": "function", "warehouses": "warehouse", "user_groups": "userGroup",
+               "transformations": "transformation", "reverse_etl_models": "reverseEtlModel",
+               "regulations": "regulation", "audiences": "audience", "computed_traits": "computedTrait",
+               "destination_filters": "filter"}
 
 
 def served_row(emulator: Emulator, table: str, resource_id: str) -> dict[str, Any] | None:
     """The row a mutation names, read back through the API (None when the API no longer has it)."""
+    ws = emulator.workspace
+    nested = {"audiences": ("/spaces/{}/audiences/{}", "spaceId"),
+              "computed_traits": ("/spaces/{}/computed-traits/{}", "spaceId"),
+              "destination_filters": ("/destination/{}/filters/{}", "destinationId")}
+    if table in nested:
+        path, parent = nested[table]
+        item = ws.find(table, resource_id)
+        if item is None:
+            return None
+        response = get(emulator, path.format(item[parent], resource_id))
+        return response.json()["data"][SINGLE_KEYS[table]] if response.status_code == 200 else None
     if table in TABLE_PATHS:
         response = get(emulator, TABLE_PATHS[table].format(resource_id))
         return response.json()["data"][SINGLE_KEYS[table]] if response.status_code == 200 else None
+    if table == "user_group_members":
+        group_id, user_id = resource_id.split(":")
+        return next((user for user in walk(emulator, f"/groups/{group_id}/users", "users", 100)
+                     if user["id"] == user_id), None)
+    if table in ("invites", "user_group_invites"):
+        group_id, _, email = resource_id.rpartition(":")
+        emails = walk(emulator, f"/groups/{group_id}/invites" if group_id else "/invites",
+                      "emails" if group_id else "invites", 100)
+        return {"email": email} if email in emails else None
+    if table == "suppressions":
+        subject_type, subjects = resource_id.split(":", 1)
+        return next((item for item in walk(emulator, "/suppressions", "suppressed", 100)
+                     if (item["subjectType"], ",".join(item["subjectIds"])) == (subject_type, subjects)), None)
     if table == "tracking_plan_rules":
         plan_id, rule_type, key, version = resource_id.split(":")
         rules = walk(emulator, f"/tracking-plans/{plan_id}/rules", "rules", count=1000)
@@ -667,3 +704,14 @@ def test_audit_cursor_freezes_the_end_time(fresh: tuple[Workspace, Emulator]):
     assert again["events"][0]["id"] == mutation.audit_event_id, "a new walk sees the new event"
     bad = get(emulator, "/audit-events", params={"pagination.count": 10, "pagination.cursor": "MQ=="})
     assert the_error(bad, 422)["field"] == "pagination.cursor"
+
+
+def test_fail_next_names_one_endpoint_unless_it_ends_with_a_star(fresh: tuple[Workspace, Emulator]):
+    workspace, emulator = fresh
+    source_id = workspace.sources[0]["id"]
+    emulator.fail_next("/sources", status=500)
+    assert fetch_raw(emulator, f"/sources/{source_id}") == "200", "a child path is another endpoint"
+    assert fetch_raw(emulator, "/sources") == "500"
+    emulator.fail_next("/sources*", status=503, times=2)
+    assert [fetch_raw(emulator, f"/sources/{source_id}"), fetch_raw(emulator, "/sources")] == ["503", "503"]
+    assert fetch_raw(emulator, "/sources") == "200"
