@@ -578,15 +578,16 @@ def events_volume(call: Call) -> dict[str, Any]:
     group_by = _group_by(call, VOLUME_GROUPS)
     filters = {name: array_arg(call.query, name) for name in ("sourceId", "eventName", "eventType", "appVersion")}
     series = metrics.events_volume(call.ws, call.query, group_by, filters, start, end, granularity)
-    page, pagination = _page(series, call)
+    # ordered by the totals served, not the expected rates: near-equal rates can swap once sampled
+    items = sorted((metrics.volume_item(call.ws, key, dims, rate, start, end, granularity)
+                    for key, dims, rate in series), key=lambda item: -item["total"])
+    page, pagination = _page(items, call)
     query: dict[str, Any] = {"workspaceId": call.ws.workspace["id"], "granularity": granularity,
                              "startTime": iso(start), "endTime": iso(end)}
     if group_by:
         query["groupBy"] = group_by
     query.update({name: values for name, values in filters.items() if values})
-    return {"path": "/events/volume", "query": query,
-            "result": [metrics.volume_item(call.ws, key, dims, rate, start, end, granularity)
-                       for key, dims, rate in page], "pagination": pagination}
+    return {"path": "/events/volume", "query": query, "result": page, "pagination": pagination}
 
 
 FILTER_MEMBERS = {
