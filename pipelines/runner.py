@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -32,6 +33,7 @@ from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 
 PERMISSION_STATUSES = ("HTTP 401", "HTTP 403", "HTTP 404")
+logger = logging.getLogger("segment_history")
 
 
 def is_permission_gap(reason: str) -> bool:
@@ -122,9 +124,12 @@ def recover_interrupted_run(pipeline: dlt.Pipeline) -> None:
     is newer, so a fresh machine (or a CI runner) resumes the audit trail where the last run stopped."""
     if pipeline.list_extracted_load_packages():
         pipeline.abort_packages()
-    if pipeline.list_normalized_load_packages():
+    resumed = pipeline.list_normalized_load_packages()
+    if resumed:
         pipeline.load()
+        _drop_doubled_versions(pipeline, resumed)  # fix: see there
     pipeline.sync_destination()
+    _record_interrupted_run(pipeline)  # fix: a run killed after (or during) its load keeps its change log
 
 
 class DestinationUnavailable(RuntimeError):
@@ -202,9 +207,6 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         )
     skipped = with_dependent_tables(report.skipped_tables())
     discard_tables(pipeline, extract_info.loads_ids, skipped)
-    pipeline.normalize()
-    load_info = pipeline.load()
-    load_info.raise_on_failed_jobs()
     run_id = extract_info.loads_ids[-1]
 
     selected_tables = _selected_tables(options.resources, options.groups)
@@ -212,26 +214,38 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         read = {ENDPOINTS_BY_NAME[name].table_name for name in report.endpoints_read}
         selected_tables = [t for t in selected_tables if t in read]
     complete = [t for t in selected_tables if t not in skipped]
-    snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode)
-    if change_plan is not None:
-        with pipeline.sql_client() as sql:
-            change_runs.retire_unseen(sql, change_plan, report, skipped, snapshot)
-    changes = _record_history(pipeline, report, complete, snapshot, partial_read=change_plan is not None)
-    finished = datetime.now(timezone.utc)
     result = RunResult(
         run_id=run_id,
         workspace_id=workspace["id"],
         workspace_name=workspace.get("name", ""),
         started_at=started,
-        finished_at=finished,
+        finished_at=started,  # fix (interrupted runs): set with `changes` by `_record_run`, after the load
         table_rows={t: report.rows(t) for t in selected_tables},
         skipped=skipped,
-        changes=len(changes),
+        changes=0,
         requests={**report.request_stats.as_dict(), "rate_limit_wait_seconds": round(report.rate_limit_wait(), 2)},
         mode="changes" if change_plan is not None else "full",
         full_reason=report.full_reason if options.mode == "changes" else None,
     )
+    # fix (interrupted runs): kept until the run's `snapshots` row is loaded; see `_record_interrupted_run`
+    _save_pending_run(pipeline, result, complete)
+    pipeline.normalize()
+    load_info = pipeline.load()
+    load_info.raise_on_failed_jobs()
+    if change_plan is not None:
+        snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode)
+        with pipeline.sql_client() as sql:
+            change_runs.retire_unseen(sql, change_plan, report, skipped, snapshot)
+    return _record_run(pipeline, result, complete, report)
+
+
+def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], report: Any) -> RunResult:
+    """The change log and the `snapshots` row of a loaded run (also of one a killed process loaded)."""
+    snapshot = _snapshot(pipeline, result.run_id, result.workspace_id, result.started_at, history_mode(pipeline))
+    changes = _record_history(pipeline, report, complete, snapshot, partial_read=result.mode == "changes")
+    result = replace(result, finished_at=datetime.now(timezone.utc), changes=len(changes))
     _load_run_records(pipeline, changes, result, complete)
+    _forget_pending_run(pipeline)
     return result
 
 
@@ -345,3 +359,110 @@ def _load_run_records(
     ]
     info = pipeline.run(resources, loader_file_format=_loader_file_format(pipeline))
     info.raise_on_failed_jobs()
+
+
+# --- Interrupted runs (fix) --------------------------------------------------------------------------------------
+# A run killed after its tables were loaded (or during their load, which `recover_interrupted_run` finishes)
+# but before its `config_changes` and `snapshots` rows were loaded used to lose that run's changes: the next
+# run only diffs against its own boundary. So a run keeps the record it needs (its RunResult and complete
+# tables) in a file beside the run lock, written before its load and deleted once its `snapshots` row is
+# loaded; the next run, holding the lock, records such a run if it was loaded and forgets it if it was not.
+
+
+class _RecordedRows:
+    """The row counts `_record_history` reads from an ExtractionReport, for a run recorded from its file."""
+
+    def __init__(self, table_rows: Dict[str, int]) -> None:
+        self.table_rows = table_rows
+
+    def rows(self, table: str) -> int:
+        return self.table_rows.get(table, 0)
+
+
+def _pending_run_path(pipeline: dlt.Pipeline) -> str:
+    # outside dlt's working dir, which dlt wipes when it restores the state from the destination
+    return os.path.join(pipeline.pipelines_dir, f"{pipeline.pipeline_name}.pending-run.json")
+
+
+def _save_pending_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str]) -> None:
+    record = {name: getattr(result, name) for name in RunResult.__dataclass_fields__}
+    record.update(started_at=result.started_at.isoformat(), finished_at=result.finished_at.isoformat(),
+                  complete_tables=complete)
+    path = _pending_run_path(pipeline)
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(record, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(path + ".tmp", path)
+
+
+def _forget_pending_run(pipeline: dlt.Pipeline) -> None:
+    try:
+        os.remove(_pending_run_path(pipeline))
+    except FileNotFoundError:
+        pass
+
+
+def _drop_doubled_versions(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> None:
+    """dlt resumes a half-loaded package by running its started jobs again, except those it recorded as
+    done. It records a job after closing the job's connection, so a job killed after its commit but before
+    that (DuckDB may checkpoint on close) copies its table into the staging dataset a second time, and the
+    SCD2 merge, which does not deduplicate its staging table, inserts every new version twice. Such rows
+    are identical in every column: each table keeps one of each among the rows the resumed loads inserted."""
+    if history_mode(pipeline) != "scd2":
+        return
+    with pipeline.sql_client() as sql:
+        for table in history_tables():
+            if not history.table_exists(sql, table):
+                continue
+            qualified = sql.make_qualified_table_name(table)
+            for load_id in load_ids:
+                doubled = sql.execute_sql(
+                    f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {qualified}"
+                    f" WHERE _dlt_load_id = %s) AS d) FROM {qualified} WHERE _dlt_load_id = %s",
+                    load_id, load_id,
+                )[0][0]
+                if not doubled:
+                    continue
+                logger.info("Dropping %d versions of %s inserted twice by resumed load %s.", doubled, table, load_id)
+                with sql.begin_transaction():
+                    sql.execute_sql(f"CREATE TEMPORARY TABLE segment_history_once AS SELECT DISTINCT * FROM {qualified}"
+                                    " WHERE _dlt_load_id = %s", load_id)
+                    sql.execute_sql(f"DELETE FROM {qualified} WHERE _dlt_load_id = %s", load_id)
+                    sql.execute_sql(f"INSERT INTO {qualified} SELECT * FROM segment_history_once")
+                    sql.execute_sql("DROP TABLE segment_history_once")
+
+
+def _record_interrupted_run(pipeline: dlt.Pipeline) -> None:
+    path = _pending_run_path(pipeline)
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as handle:
+        record = json.load(handle)
+    complete = record.pop("complete_tables")
+    record.update(started_at=datetime.fromisoformat(record["started_at"]),
+                  finished_at=datetime.fromisoformat(record["finished_at"]))
+    result = RunResult(**{name: value for name, value in record.items() if name in RunResult.__dataclass_fields__})
+    with pipeline.sql_client() as sql:
+        loaded = history.table_exists(sql, "_dlt_loads") and sql.execute_sql(
+            f"SELECT count(*) FROM {sql.make_qualified_table_name('_dlt_loads')} WHERE load_id = %s AND status = 0",
+            result.run_id,
+        )[0][0] > 0
+        if loaded and history_mode(pipeline) == "scd2":
+            # dlt finishes a half-loaded package by running its started jobs again, so rows of this run that
+            # were appended may be there partially or twice: they are written again from scratch
+            for table in ("snapshots", "config_changes"):
+                if history.table_exists(sql, table):
+                    sql.execute_sql(
+                        f"DELETE FROM {sql.make_qualified_table_name(table)} WHERE run_id = %s", result.run_id
+                    )
+        elif loaded and history.table_exists(sql, "snapshots"):  # files are never rewritten: record once
+            loaded = not sql.execute_sql(
+                f"SELECT count(*) FROM {sql.make_qualified_table_name('snapshots')} WHERE run_id = %s",
+                result.run_id,
+            )[0][0]
+    if not loaded:  # aborted before its load (or already recorded): nothing to add to the history
+        _forget_pending_run(pipeline)
+        return
+    logger.info("Recording run %s, which was interrupted after its load.", result.run_id)
+    _record_run(pipeline, result, complete, _RecordedRows(result.table_rows))
