@@ -164,3 +164,11 @@ def count_axis(rows: Iterable[Dict[str, Any]], value: str, *by: str) -> Any:
     largest = int(max(totals.values(), default=0))
     step = max(1, -(-largest // 8))  # at most ~8 ticks
     return alt.Axis(format="d", values=list(range(0, largest + step + 1, step)))
+
+
+def workspace_dropdown(history: History) -> Any:
+    """The workspace picker every notebook starts with, on the first workspace."""
+    import marimo as mo  # only the notebooks need marimo; the rest of this module runs without it
+
+    workspaces = history.workspaces()
+    return mo.ui.dropdown(options=workspaces, value=next(iter(workspaces), None), label="Workspace")

@@ -7,7 +7,7 @@ with app.setup:
     import altair as alt
     import marimo as mo
 
-    from _shared import CONFIG_TABLES, count_axis, count_by, open_history, short
+    from _shared import CONFIG_TABLES, count_axis, count_by, open_history, short, workspace_dropdown
 
     def moment(iso):
         """An ISO timestamp from DuckDB as `2026-03-01 12:00:00` (UTC)."""
@@ -32,10 +32,7 @@ def _():
 def _():
     history = open_history()
     mo.stop(not history.ready, mo.callout(mo.md(history.problem or ""), kind="warn"))
-    _workspaces = history.workspaces()
-    workspace_picker = mo.ui.dropdown(
-        options=_workspaces, value=next(iter(_workspaces), None), label="Workspace"
-    )
+    workspace_picker = workspace_dropdown(history)
     workspace_picker
     return history, workspace_picker
 

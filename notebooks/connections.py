@@ -7,7 +7,7 @@ with app.setup:
     import altair as alt
     import marimo as mo
 
-    from _shared import open_history, short
+    from _shared import open_history, short, workspace_dropdown
 
     ROW_PX = 16  # vertical room for one node in the busiest column
     COLUMN_X = {"warehouse": 0, "source": 1, "destination": 2}
@@ -116,10 +116,7 @@ def _():
 def _():
     history = open_history()
     mo.stop(not history.ready, mo.callout(mo.md(history.problem or ""), kind="warn"))
-    _workspaces = history.workspaces()
-    workspace_picker = mo.ui.dropdown(
-        options=_workspaces, value=next(iter(_workspaces), None), label="Workspace"
-    )
+    workspace_picker = workspace_dropdown(history)
     workspace_picker
     return history, workspace_picker
 

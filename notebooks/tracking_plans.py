@@ -7,7 +7,7 @@ with app.setup:
     import altair as alt
     import marimo as mo
 
-    from _shared import count_axis, count_by, open_history
+    from _shared import count_axis, count_by, open_history, workspace_dropdown
 
     KIND_COLORS = alt.Scale(domain=["added", "modified", "removed"], range=["#54a24b", "#4c78a8", "#e45756"])
     # the API reports a rule that is not deprecated with this date
@@ -29,10 +29,7 @@ def _():
 def _():
     history = open_history()
     mo.stop(not history.ready, mo.callout(mo.md(history.problem or ""), kind="warn"))
-    _workspaces = history.workspaces()
-    workspace_picker = mo.ui.dropdown(
-        options=_workspaces, value=next(iter(_workspaces), None), label="Workspace"
-    )
+    workspace_picker = workspace_dropdown(history)
     workspace_picker
     return history, workspace_picker
 

@@ -7,7 +7,7 @@ with app.setup:
     import altair as alt
     import marimo as mo
 
-    from _shared import count_axis, count_by, open_history, parse_json
+    from _shared import count_axis, count_by, open_history, parse_json, workspace_dropdown
 
 
 @app.cell(hide_code=True)
@@ -26,10 +26,7 @@ def _():
 def _():
     history = open_history()
     mo.stop(not history.ready, mo.callout(mo.md(history.problem or ""), kind="warn"))
-    _workspaces = history.workspaces()
-    workspace_picker = mo.ui.dropdown(
-        options=_workspaces, value=next(iter(_workspaces), None), label="Workspace"
-    )
+    workspace_picker = workspace_dropdown(history)
     workspace_picker
     return history, workspace_picker
 
