@@ -17,13 +17,11 @@ import time
 from typing import Any, Callable, List, Optional, Sequence
 
 from . import output, queries
+from .demo import DEMO_DUCKDB, DEMO_TOKEN
 from .runner import RunOptions, RunResult, history_mode, make_pipeline, run_snapshots
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL, EXIT_LOCKED = range(8)
 
-DEMO_TOKEN = "demo-token"
-DEMO_DUCKDB = "segment_history_demo.duckdb"
-DEMO_PIPELINE = "segment_history_demo"
 
 
 def _add_destination_options(parser: argparse.ArgumentParser) -> None:

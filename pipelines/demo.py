@@ -18,6 +18,7 @@ from . import output, queries
 from .runner import RunOptions, make_pipeline, run_snapshot
 
 DEMO_TOKEN = "demo-token"
+DEMO_DUCKDB = "segment_history_demo.duckdb"
 DEMO_PIPELINE = "segment_history_demo"
 MUTATIONS_PER_RUN = 6
 
