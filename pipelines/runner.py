@@ -12,9 +12,10 @@ import logging
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, ContextManager, Dict, List, Optional, Sequence
 
 import dlt
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.schema.typing import TTableSchemaColumns
 
 from segment_source import ExtractionReport, segment_source, settings
@@ -98,6 +99,11 @@ def make_pipeline(options: RunOptions) -> dlt.Pipeline:
     )
 
 
+def _run_lock(options: RunOptions) -> ContextManager[None]:
+    # taken before dlt.pipeline(): two processes creating the pipeline's working folder at once race in dlt
+    return pipeline_lock(options.pipelines_dir or get_dlt_pipelines_dir(), options.pipeline_name)
+
+
 def _source_kwargs(options: RunOptions) -> Dict[str, Any]:
     """Only what the user set: everything else comes from .dlt/config.toml, env or the defaults."""
     names = ("access_token", "region", "base_url", "resources", "groups", "max_concurrency",
@@ -151,8 +157,8 @@ def check_destination(pipeline: dlt.Pipeline) -> None:
 
 def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) -> RunResult:
     """One snapshot of the workspace of `options.access_token` (or of the configuration's token)."""
-    pipeline = make_pipeline(options)
-    with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+    with _run_lock(options):
+        pipeline = make_pipeline(options)
         check_destination(pipeline)
         recover_interrupted_run(pipeline)
         return _snapshot_run(pipeline, options, session)
@@ -173,9 +179,9 @@ def run_snapshots(options: RunOptions) -> List[RunResult]:
     workspaces = [] if options.access_token else configured_workspaces()
     if not workspaces:
         return [run_snapshot(options)]
-    pipeline = make_pipeline(options)
     results = []
-    with pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+    with _run_lock(options):
+        pipeline = make_pipeline(options)
         check_destination(pipeline)
         recover_interrupted_run(pipeline)
         for entry in workspaces:
