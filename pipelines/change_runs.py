@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
@@ -58,25 +59,40 @@ def _iso(moment: datetime) -> str:
 
 
 def _change_window(sql: Any, workspace_id: str, started: datetime, full_every: int):
-    """(start of the window, None) when a change-driven run may run, else (None, why not)."""
+    """(start of the window, None) when a change-driven run may run, else (None, why not).
+
+    The window starts at the last run that read everything it could: a table skipped for want of a
+    permission or a feature stays skipped in the change-driven run too, but one that failed for a passing
+    reason (a 5xx, a 429, a dropped connection, a malformed page) may have missed changes since then."""
     if not history.table_exists(sql, "snapshots"):
         return None, "no complete snapshot yet"
     rows = sql.execute_sql(
-        f"SELECT started_at, mode FROM {sql.make_qualified_table_name('snapshots')}"
-        " WHERE workspace_id = %s AND status = 'complete' AND started_at < %s ORDER BY started_at DESC",
+        f"SELECT started_at, mode, skipped_tables FROM {sql.make_qualified_table_name('snapshots')}"
+        " WHERE workspace_id = %s AND started_at < %s ORDER BY started_at DESC",
         workspace_id,
         started,
-    )
-    if not rows:
-        return None, "no complete snapshot yet"
+    ) or []
+    since = next((started_at for started_at, _, skipped in rows if _only_lasting_gaps(skipped)), None)
+    if since is None:
+        return None, "no snapshot yet that read every table it was allowed to"
     since_full = 0
-    for _, mode in rows:
+    for _, mode, _ in rows:
         if mode != "changes":
             break
         since_full += 1
     if since_full + 1 >= full_every:
         return None, f"every {full_every}th run is a full snapshot"
-    return rows[0][0], None
+    return since, None
+
+
+# 401: the token lacks a permission; 403/404/422: a feature not on the workspace's plan (Segment does not
+# document which). A dependent table's reason quotes its parent's.
+LASTING_GAP = re.compile(r"\bHTTP (401|403|404|422)\b")
+
+
+def _only_lasting_gaps(skipped_tables: Any) -> bool:
+    skipped = json.loads(skipped_tables) if isinstance(skipped_tables, str) else (skipped_tables or {})
+    return all(LASTING_GAP.search(str(reason)) for reason in skipped.values())
 
 
 def _sources_with_labels(sql: Any, workspace_id: str, labels: Set[str]) -> Set[str]:

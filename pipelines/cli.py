@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from . import output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN

@@ -12,11 +12,13 @@ import logging
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, ContextManager, Dict, List, Optional, Sequence
+from typing import Any, ContextManager, Dict, List, Optional, Sequence, Set
 
 import dlt
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.common.schema.utils import get_write_disposition
+from dlt.common.storages.load_package import PackageStorage
 
 from segment_source import ExtractionReport, segment_source, settings
 from segment_source.client import SegmentSession
@@ -84,6 +86,11 @@ class RunResult:
 
 
 def make_pipeline(options: RunOptions) -> dlt.Pipeline:
+    # dlt keeps each loaded package's files under load/loaded/ for good: a nightly schedule would grow the
+    # disk by a snapshot a night (and with keep_write_keys keep clear keys there). `[load]
+    # delete_completed_jobs = false` keeps them for debugging.
+    if dlt.config.get("load.delete_completed_jobs") is None:
+        os.environ["LOAD__DELETE_COMPLETED_JOBS"] = "true"
     destination: Any = options.destination
     if options.destination == "duckdb":
         destination = dlt.destinations.duckdb(os.path.abspath(options.duckdb_path))
@@ -132,6 +139,7 @@ def recover_interrupted_run(pipeline: dlt.Pipeline) -> None:
         pipeline.abort_packages()
     resumed = pipeline.list_normalized_load_packages()
     if resumed:
+        _undo_unrecorded_copies(pipeline, resumed)  # fix: see there
         pipeline.load()
         _drop_doubled_versions(pipeline, resumed)  # fix: see there
     pipeline.sync_destination()
@@ -407,6 +415,47 @@ def _forget_pending_run(pipeline: dlt.Pipeline) -> None:
         os.remove(_pending_run_path(pipeline))
     except FileNotFoundError:
         pass
+
+
+def _undo_unrecorded_copies(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> None:
+    """dlt resumes a half-loaded package by running its started jobs again, except those it recorded as
+    done or whose commit it noted (a "pending transition"). A copy killed between its commit and that note
+    would copy its rows a second time: into the staging dataset for a merged table, into the table itself
+    for an append (dlt's state, `snapshots`, `config_changes`). PostgreSQL refuses that (`_dlt_id` is
+    unique), so the load could never finish. Such a table's rows of the load are deleted first, unless one
+    of its copies in the package is done or noted (then `_drop_doubled_versions` is the remedy)."""
+    if history_mode(pipeline) != "scd2":
+        return
+    with pipeline.sql_client() as sql:
+        for load_id in load_ids:
+            package = pipeline.get_load_package_info(load_id)
+            tables = pipeline.schemas[package.schema_name].tables
+            noted = _pending_transitions(package.package_path)
+            copies = [job for kind in ("started_jobs", "completed_jobs") for job in package.jobs.get(kind, [])
+                      if job.job_file_info.file_format != "sql"]  # merges are idempotent
+            runs_again = {job for job in copies
+                          if job.state == "started_jobs" and os.path.basename(job.file_path) not in noted}
+            kept = {job.job_file_info.table_name for job in copies if job not in runs_again}
+            for table in {job.job_file_info.table_name for job in runs_again} - kept:
+                if get_write_disposition(tables, table) == "merge":
+                    with sql.with_staging_dataset():
+                        _delete_rows_of_load(sql, table, load_id)
+                else:
+                    _delete_rows_of_load(sql, table, load_id)
+
+
+def _pending_transitions(package_path: str) -> Set[str]:
+    folder = os.path.join(package_path, PackageStorage.PENDING_TRANSITIONS_FOLDER)
+    return set(os.listdir(folder)) if os.path.isdir(folder) else set()
+
+
+def _delete_rows_of_load(sql: Any, table: str, load_id: str) -> None:
+    if not history.table_exists(sql, table):
+        return
+    qualified = sql.make_qualified_table_name(table)
+    if sql.execute_sql(f"SELECT count(*) FROM {qualified} WHERE _dlt_load_id = %s", load_id)[0][0]:
+        logger.info("Deleting the rows of %s that resumed load %s copied before it was killed.", qualified, load_id)
+        sql.execute_sql(f"DELETE FROM {qualified} WHERE _dlt_load_id = %s", load_id)
 
 
 def _drop_doubled_versions(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import duckdb
 
 from segment_emulator import generate_workspace
 
 from pipelines.runner import run_snapshot
+from segment_source.settings import MAX_ATTEMPTS
 
 
 CORE = ["sources", "destinations", "warehouses", "source_warehouses", "tracking_plans", "tracking_plan_rules",
@@ -32,7 +34,7 @@ def test_change_driven_runs_end_where_full_snapshots_do(start_emulator, options_
     emulator = start_emulator(workspace)
     changes = options_for(emulator, resources=CORE, mode="changes", full_snapshot_every=100)
     first = run_snapshot(changes)
-    assert first.mode == "full" and first.full_reason == "no complete snapshot yet"
+    assert first.mode == "full" and first.full_reason == "no complete snapshot yet"  # no run at all
 
     for cycle in range(4):
         workspace.mutate(count=6, seed=500 + cycle)
@@ -54,3 +56,34 @@ def test_every_nth_run_is_full(start_emulator, options_for):
     options = options_for(start_emulator(workspace), resources=CORE, mode="changes", full_snapshot_every=3)
     modes = [run_snapshot(options).mode for _ in range(5)]
     assert modes == ["full", "changes", "changes", "full", "changes"]
+
+
+def test_permission_gaps_do_not_stop_change_driven_runs_but_passing_failures_do(start_emulator, options_for):
+    """A token that may read the audit trail but not IAM makes every run partial: runs change-driven all the
+    same. A table lost to a 5xx may have missed changes: the audit trail is read from an earlier run."""
+    from segment_emulator.permissions import AREAS
+
+    workspace = generate_workspace(seed=53, scale="tiny")
+    emulator = start_emulator(workspace, tokens={"auditor-token": "auditor"},
+                              roles={"auditor": [area for area in AREAS if area != "iam"]})
+    options = options_for(emulator, access_token="auditor-token", resources=CORE + ["users"], mode="changes",
+                          full_snapshot_every=100)
+    full = replace(options, mode="full")
+
+    emulator.fail_next("/labels", status=503, times=MAX_ATTEMPTS)  # outlasts every retry
+    assert {"labels", "users"} <= run_snapshot(full).skipped.keys()
+    refused = run_snapshot(options)
+    assert refused.mode == "full" and refused.full_reason.startswith("no snapshot yet that read every table")
+    assert refused.skipped.keys() == {"users"}, "a permission gap: partial"
+
+    third = run_snapshot(options)
+    assert third.mode == "changes", third.full_reason
+    trusted = run_snapshot(full)
+    emulator.fail_next("/labels", status=503, times=MAX_ATTEMPTS)
+    assert "labels" in run_snapshot(full).skipped
+    emulator.clear_requests()
+    after_failure = run_snapshot(options)
+    assert after_failure.mode == "changes", after_failure.full_reason
+    audit_start = next(r.query["startTime"][0] for r in emulator.requests if r.path == "/audit-events")
+    assert audit_start == trusted.started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"), (
+        "the window starts at the last run that lost nothing to a passing failure")

@@ -8,6 +8,7 @@ Each case kills a real `run_snapshot` process (a small driver script, below) at 
     normalize-committed  package committed for loading, extracted copy not yet deleted
     load-copied          the copy of `sources` into the staging dataset committed, dlt has not recorded it
                          (dlt runs such a job again when it resumes the load: the rows are copied twice)
+    state-copied         the same for the append of dlt's state (PostgreSQL: the second insert is refused)
     load-merged          some load jobs done (the first SCD2 merge among them), the rest not
     load-transaction     inside the transaction of an SCD2 merge, before its commit
     history              all tables loaded, change log computed, nothing of it loaded
@@ -60,10 +61,11 @@ RESOURCES = ["sources", "destinations", "warehouses", "source_warehouses", "trac
 CASES = [
     ("extract", 1), ("extracted", 1), ("normalize", 1), ("normalize-committed", 1), ("load-copied", 1),
     ("load-merged", 1), ("load-transaction", 1), ("history", 1), ("records-load", 1), ("load-copied", 0),
+    ("state-copied", 1),
 ]
 # a run killed at these points had its tables loaded (or their load was finished on recovery): the next run
 # records it, so its cycle has one `snapshots` row more than the reference's
-LOADED_WHEN_KILLED = {"load-copied", "load-merged", "load-transaction", "history", "records-load"}
+LOADED_WHEN_KILLED = {"load-copied", "state-copied", "load-merged", "load-transaction", "history", "records-load"}
 CYCLES = 3
 KILL_TIMEOUT = 120
 RUNS_AT_ONCE = 3  # tracks are independent; dlt keeps its contexts per thread
@@ -102,11 +104,12 @@ elif point in ("normalize", "normalize-committed"):
         pause(load_id)
 
     LoadStorage.commit_new_load_package = commit_new_load_package
-elif point == "load-copied":
+elif point in ("load-copied", "state-copied"):
     release = RunnableLoadJob._release
+    table = "sources." if point == "load-copied" else "_dlt_pipeline_state."
 
     def _release(self, next_state):
-        if next_state == "completed" and self.file_name().startswith("sources."):
+        if next_state == "completed" and self.file_name().startswith(table):
             pause(self.file_name())  # its rows are committed to the destination, dlt has not recorded that
         release(self, next_state)
 
@@ -268,7 +271,7 @@ def lockstep(tmp_path_factory):
 # what the kill left behind, per point: the pipeline's pending packages ("extracted"/"normalized")
 LEFT_BEHIND = {
     "extract": set(), "extracted": {"extracted"}, "normalize": {"extracted"},
-    "normalize-committed": {"extracted", "normalized"}, "load-copied": {"normalized"},
+    "normalize-committed": {"extracted", "normalized"}, "load-copied": {"normalized"}, "state-copied": {"normalized"},
     "load-merged": {"normalized"}, "load-transaction": {"normalized"}, "history": set(),
     "records-load": {"normalized"},
 }

@@ -108,9 +108,10 @@ def test_postgres_holds_the_same_history_as_duckdb(start_emulator, options_for, 
 
 def test_a_run_killed_during_its_load_is_recovered_on_postgres(start_emulator, options_for, on_postgres, tmp_path,
                                                                caplog):
-    """The recovery's own SQL (doubled versions dropped, the run's change log and snapshots row written again)
-    on PostgreSQL: a first run killed when dlt will copy `sources` twice, then two more; DuckDB without a kill
-    is the reference."""
+    """The recovery's own SQL (unrecorded copies undone, the run's change log and snapshots row written again)
+    on PostgreSQL: a first run killed when dlt will copy `sources` twice, a second when it will append its
+    state twice (refused by PostgreSQL's unique `_dlt_id`), then one more; DuckDB without a kill is the
+    reference."""
     twins = twin_workspaces(seed=92, scale="small")
     duck_emulator, pg_emulator = start_emulator(twins[0]), start_emulator(twins[1])
     duck = options_for(duck_emulator, resources=RESOURCES)
@@ -121,22 +122,24 @@ def test_a_run_killed_during_its_load_is_recovered_on_postgres(start_emulator, o
         if cycle:
             cycles.mutated(mutate_twins(twins, count=6, seed=920 + cycle))
         run_snapshot(duck)
-        if cycle == 0:
-            kill_at("load-copied", pg, tmp_path)
+        if cycle < 2:
+            kill_at(("load-copied", "state-copied")[cycle], pg, tmp_path)
             assert make_pipeline(pg).list_normalized_load_packages(), "killed in the middle of its load"
         run_snapshot(pg)  # after the kill, it recovers the killed run first
 
-    # every row of a first run is new, so the doubled copy doubled versions, which the recovery dropped
-    assert "inserted twice by resumed load" in caplog.text
+    # the copies dlt had not recorded are undone before it runs them again
+    assert '_staging"."sources" that resumed load' in caplog.text
     assert "which was interrupted after its load" in caplog.text
+    assert '"_dlt_pipeline_state" that resumed load' in caplog.text
     duck_state, pg_state = dataset_state(duck, cycles), dataset_state(pg, cycles)
     duck_runs, pg_runs = duck_state.pop("snapshots"), pg_state.pop("snapshots")
-    assert set(pg_runs) == set(duck_runs) and sum(pg_runs.values()) == sum(duck_runs.values()) + 1
+    assert set(pg_runs) == set(duck_runs) and sum(pg_runs.values()) == sum(duck_runs.values()) + 2
     assert_same_history(duck_state, pg_state, "killed during its load")
 
 
 def kill_at(point, options, tmp_path):
     marker = tmp_path / "reached.json"
+    marker.unlink(missing_ok=True)
     (tmp_path / "driver.py").write_text(DRIVER)
     config = {"point": point, "marker": str(marker), "options": asdict(options)}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
