@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, ContextManager, Dict, List, Optional, Sequence, Set
@@ -19,6 +20,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.common.schema.utils import get_write_disposition
 from dlt.common.storages.load_package import PackageStorage
+from dlt.common.storages.normalize_storage import NormalizeStorage
 
 from segment_source import ExtractionReport, segment_source, settings
 from segment_source.client import SegmentSession
@@ -137,6 +139,7 @@ def recover_interrupted_run(pipeline: dlt.Pipeline) -> None:
     is newer, so a fresh machine (or a CI runner) resumes the audit trail where the last run stopped."""
     if pipeline.list_extracted_load_packages():
         pipeline.abort_packages()
+    _delete_unfinished_extractions(pipeline)
     resumed = pipeline.list_normalized_load_packages()
     if resumed:
         _undo_unrecorded_copies(pipeline, resumed)  # fix: see there
@@ -144,6 +147,16 @@ def recover_interrupted_run(pipeline: dlt.Pipeline) -> None:
         _drop_doubled_versions(pipeline, resumed)  # fix: see there
     pipeline.sync_destination()
     _record_interrupted_run(pipeline)  # fix: a run killed after (or during) its load keeps its change log
+
+
+def _delete_unfinished_extractions(pipeline: dlt.Pipeline) -> None:
+    """dlt extracts into a folder of its own under normalize/ and moves the package out when extraction
+    ends; a run killed before that leaves the folder behind, and no dlt command ever removes it."""
+    extract_dir = os.path.join(pipeline.working_dir, "normalize")
+    for name in os.listdir(extract_dir) if os.path.isdir(extract_dir) else []:
+        if name != NormalizeStorage.EXTRACTED_FOLDER and os.path.isdir(os.path.join(extract_dir, name)):
+            logger.info("Deleting %s, left by a run killed while it read the API.", os.path.join(extract_dir, name))
+            shutil.rmtree(os.path.join(extract_dir, name), ignore_errors=True)
 
 
 class DestinationUnavailable(RuntimeError):

@@ -219,9 +219,13 @@ def kill_all_at_their_points(runs: Dict[str, subprocess.Popen], tracks: Dict[str
 
 
 def pending_packages(options: RunOptions) -> List[str]:
+    """The pipeline's pending packages, and ("new") the folder of an extraction that never finished."""
     pipeline = make_pipeline(options)
+    extract_dir = os.path.join(pipeline.working_dir, "normalize")
+    folders = os.listdir(extract_dir) if os.path.isdir(extract_dir) else []
+    unfinished = [name for name in folders if name != "extracted" and os.path.isdir(os.path.join(extract_dir, name))]
     return [f"extracted:{p}" for p in pipeline.list_extracted_load_packages()] + [
-        f"normalized:{p}" for p in pipeline.list_normalized_load_packages()]
+        f"normalized:{p}" for p in pipeline.list_normalized_load_packages()] + [f"new:{name}" for name in unfinished]
 
 
 def run_or_recover(track: Track) -> None:
@@ -270,7 +274,7 @@ def lockstep(tmp_path_factory):
 
 # what the kill left behind, per point: the pipeline's pending packages ("extracted"/"normalized")
 LEFT_BEHIND = {
-    "extract": set(), "extracted": {"extracted"}, "normalize": {"extracted"},
+    "extract": {"new"}, "extracted": {"extracted"}, "normalize": {"extracted"},
     "normalize-committed": {"extracted", "normalized"}, "load-copied": {"normalized"}, "state-copied": {"normalized"},
     "load-merged": {"normalized"}, "load-transaction": {"normalized"}, "history": set(),
     "records-load": {"normalized"},
