@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import dlt
 
@@ -125,13 +125,33 @@ def retire_unseen(sql: Any, plan: ChangePlan, report: ExtractionReport, skipped:
             _retire(sql, table, snapshot, None, None, report.keys(table))
         elif not endpoint.parent:
             gone = requested.get(endpoint.name, set()) - report.keys(table)
-            _retire(sql, table, snapshot, "id", gone, set())
-            for referencing_table, column in REFERENCES.get(table, []):
-                if referencing_table not in skipped:
-                    _retire(sql, referencing_table, snapshot, column, gone, set())
+            _retire_with_dependents(sql, table, "id", gone, snapshot, skipped)
         elif "id" in endpoint.parent_fields:
             parents = _parent_ids(ENDPOINTS_BY_NAME[endpoint.parent], requested, report)
             _retire(sql, table, snapshot, endpoint.parent_fields["id"], parents, report.keys(table))
+
+
+def _retire_with_dependents(sql: Any, table: str, column: str, gone: Set[str], snapshot: history.Snapshot,
+                            skipped: Set[str]) -> None:
+    """Retires the rows of `table` whose `column` names a deleted resource, then, for rows that are
+    resources themselves, the rows pointing at them and their children (a deleted source's destinations,
+    then those destinations' filters)."""
+    retired = _retire(sql, table, snapshot, column, gone, set())
+    if not retired or _KEYS_BY_TABLE.get(table) != ("id",):
+        return
+    for dependent, dependent_column in REFERENCES.get(table, []) + _CHILDREN.get(table, []):
+        if dependent not in skipped:
+            _retire_with_dependents(sql, dependent, dependent_column, retired, snapshot, skipped)
+
+
+_KEYS_BY_TABLE = {endpoint.table_name: endpoint.key for endpoint in ENDPOINTS_BY_NAME.values()}
+# table -> [(child table, its column holding the parent's id)]
+_CHILDREN: Dict[str, List[Tuple[str, str]]] = {}
+for _child in ENDPOINTS_BY_NAME.values():
+    if _child.parent and "id" in _child.parent_fields:
+        _pairs = _CHILDREN.setdefault(ENDPOINTS_BY_NAME[_child.parent].table_name, [])
+        if (_child.table_name, _child.parent_fields["id"]) not in _pairs:
+            _pairs.append((_child.table_name, _child.parent_fields["id"]))
 
 
 def _parent_ids(parent: Endpoint, requested: Dict[str, Set[str]], report: ExtractionReport) -> Set[str]:
@@ -143,11 +163,11 @@ def _parent_ids(parent: Endpoint, requested: Dict[str, Set[str]], report: Extrac
 
 
 def _retire(sql: Any, table: str, snapshot: history.Snapshot, column: Optional[str],
-            values: Optional[Set[str]], keep: Set[str]) -> None:
+            values: Optional[Set[str]], keep: Set[str]) -> Set[str]:
     """Retires this workspace's current rows of `table` whose `column` is in `values` (any row when
-    column is None) and whose record key is not in `keep`."""
+    column is None) and whose record key is not in `keep`. Returns the record keys retired."""
     if (column is not None and not values) or not history.table_exists(sql, table):
-        return
+        return set()
     qualified = sql.make_qualified_table_name(table)
     current = sql.execute_sql(
         f"SELECT record_key, {column or 'record_key'} FROM {qualified}"
@@ -165,3 +185,4 @@ def _retire(sql: Any, table: str, snapshot: history.Snapshot, column: Optional[s
             snapshot.workspace_id,
             *chunk,
         )
+    return set(doomed)

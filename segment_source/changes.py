@@ -57,9 +57,13 @@ FUNCTIONS = Refetch("functions", "functions/{id}", "function", ("function",))
 # named in bulk: the trail says "a label changed", re-reading the whole (unpaginated) list is one request
 REFETCH_WHOLE = {"label": "labels"}
 # rows of other tables that point at a resource and go with it when it is deleted
+# (a deleted source takes its destinations, transformations and insert function instances with it); the
+# child tables read through a deleted row go too (see pipelines.change_runs)
 REFERENCES = {
     "sources": [("destinations", "source_id"), ("source_warehouses", "source_id"),
-                ("tracking_plan_sources", "source_id")],
+                ("tracking_plan_sources", "source_id"), ("transformations", "source_id"),
+                ("insert_function_instances", "integration_id")],
+    "destinations": [("insert_function_instances", "integration_id")],
     "warehouses": [("source_warehouses", "warehouse_id")],
 }
 

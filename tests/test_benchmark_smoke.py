@@ -40,3 +40,20 @@ def test_benchmark_command_writes_both_runs(tmp_path: Path) -> None:
     assert comparison["requests_vs_minimal_plan"] > 0
     assert result["minimal_plan"]["requests"] > 0 and result["machine"]["dlt"]
     assert "ours" in completed.stdout and "baseline" in completed.stdout
+
+
+def test_change_run_benchmark_compares_requests_and_end_state(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.change_runs", "--scale", "tiny", "--mutations", "5", "--name", "smoke",
+         "--out-dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    result = json.loads((tmp_path / "smoke.json").read_text())
+
+    assert set(result["runs"]) == {"bench_tables", "default_groups"}
+    for tag, run in result["runs"].items():
+        assert run["full"]["mode"] == "full" and run["change_driven"]["mode"] == "changes", (tag, run)
+        assert run["change_driven"]["requests"] < run["full"]["requests"], tag
+        assert run["requests_ratio"] == round(run["full"]["requests"] / run["change_driven"]["requests"], 1)
+        assert run["same_current_state_as_a_full_snapshot"], (tag, run["tables_differing"])

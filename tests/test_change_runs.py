@@ -87,3 +87,28 @@ def test_permission_gaps_do_not_stop_change_driven_runs_but_passing_failures_do(
     audit_start = next(r.query["startTime"][0] for r in emulator.requests if r.path == "/audit-events")
     assert audit_start == trusted.started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"), (
         "the window starts at the last run that lost nothing to a passing failure")
+
+
+def test_a_deleted_source_takes_what_hangs_off_it_in_a_change_driven_run(start_emulator, options_for, tmp_path):
+    """Deleting a source deletes its destinations, and with them their filters, subscriptions and insert
+    function instances: rows two steps away from what the audit trail names."""
+    workspace = generate_workspace(seed=54, scale="small")
+    emulator = start_emulator(workspace)
+    tables = ["sources", "source_settings", "destinations", "destination_filters", "destination_subscriptions",
+              "transformations", "functions", "insert_function_instances", "audit_events"]
+    options = options_for(emulator, resources=tables, mode="changes", full_snapshot_every=100)
+    run_snapshot(options)
+    attached = {i["integrationId"] for i in workspace.insert_function_instances}
+    source = next(s for s in workspace.sources
+                  if {d["id"] for d in workspace.destinations if d["sourceId"] == s["id"]} & attached
+                  and any(f["destinationId"] in {d["id"] for d in workspace.destinations if d["sourceId"] == s["id"]}
+                          for f in workspace.destination_filters))
+    workspace.apply("delete_source", source_id=source["id"])
+
+    result = run_snapshot(options)
+    assert result.mode == "changes", result.full_reason
+    reference = options_for(emulator, resources=tables, duckdb_path=str(tmp_path / "reference.duckdb"),
+                            pipeline_name="reference")
+    run_snapshot(reference)
+    for table in tables[:-1]:
+        assert current_state(options, table) == current_state(reference, table), table
