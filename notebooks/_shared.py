@@ -151,7 +151,6 @@ def count_by(rows: Iterable[Dict[str, Any]], *keys: str) -> List[Dict[str, Any]]
     return sorted(out, key=lambda r: (-r["n"], [str(r[k]) for k in keys]))
 
 
-
 def count_axis(rows: Iterable[Dict[str, Any]], value: str, *by: str) -> Any:
     """An axis for a count that is summed per `by` (the bar's category): whole numbers only, where
     vega-lite would put ticks at 0, 0.5, 1 and label them 0, 1, 1."""
@@ -167,8 +166,36 @@ def count_axis(rows: Iterable[Dict[str, Any]], value: str, *by: str) -> Any:
 
 
 def workspace_dropdown(history: History) -> Any:
-    """The workspace picker every notebook starts with, on the first workspace."""
+    """The workspace picker every notebook starts with, on the first workspace; the notebook stops with
+    the reason when there is no history to read."""
     import marimo as mo  # only the notebooks need marimo; the rest of this module runs without it
 
+    mo.stop(not history.ready, mo.callout(mo.md(history.problem or ""), kind="warn"))
     workspaces = history.workspaces()
     return mo.ui.dropdown(options=workspaces, value=next(iter(workspaces), None), label="Workspace")
+
+
+def selected_workspace(picker: Any) -> str:
+    """The picked workspace id; the notebook stops when no snapshot has been loaded yet."""
+    import marimo as mo
+
+    mo.stop(picker.value is None, mo.callout(mo.md("No snapshot has been loaded yet."), kind="warn"))
+    return picker.value
+
+
+def enabled_bars(rows: List[Dict[str, Any]], category: str, unit: str, title: str) -> Any:
+    """Counts per `category`, one bar each, split by `state` (enabled / disabled)."""
+    import altair as alt
+
+    return (
+        alt.Chart(alt.Data(values=rows), title=title)
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{category}:N", sort="-x", title=None),
+            x=alt.X("sum(n):Q", title=unit, axis=count_axis(rows, "n", category)),
+            color=alt.Color("state:N", scale=alt.Scale(domain=["enabled", "disabled"],
+                                                       range=["#4c78a8", "#e45756"]), title=None),
+            tooltip=[f"{category}:N", "state:N", "n:Q"],
+        )
+        .properties(width=520, height=alt.Step(20))
+    )

@@ -7,7 +7,8 @@ with app.setup:
     import altair as alt
     import marimo as mo
 
-    from _shared import CONFIG_TABLES, count_axis, count_by, open_history, short, workspace_dropdown
+    from _shared import (CONFIG_TABLES, count_axis, count_by, open_history, selected_workspace, short,
+                         workspace_dropdown)
 
     def moment(iso):
         """An ISO timestamp from DuckDB as `2026-03-01 12:00:00` (UTC)."""
@@ -31,7 +32,6 @@ def _():
 @app.cell
 def _():
     history = open_history()
-    mo.stop(not history.ready, mo.callout(mo.md(history.problem or ""), kind="warn"))
     workspace_picker = workspace_dropdown(history)
     workspace_picker
     return history, workspace_picker
@@ -39,8 +39,7 @@ def _():
 
 @app.cell
 def _(history, workspace_picker):
-    workspace_id = workspace_picker.value
-    mo.stop(workspace_id is None, mo.callout(mo.md("No snapshot has been loaded yet."), kind="warn"))
+    workspace_id = selected_workspace(workspace_picker)
     changes = history.rows(
         """
         SELECT observed_at, run_id, resource_type, resource_id, resource_name, change_kind, field_path,

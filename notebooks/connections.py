@@ -7,7 +7,7 @@ with app.setup:
     import altair as alt
     import marimo as mo
 
-    from _shared import open_history, short, workspace_dropdown
+    from _shared import open_history, short, selected_workspace, workspace_dropdown
 
     ROW_PX = 16  # vertical room for one node in the busiest column
     COLUMN_X = {"warehouse": 0, "source": 1, "destination": 2}
@@ -115,7 +115,6 @@ def _():
 @app.cell
 def _():
     history = open_history()
-    mo.stop(not history.ready, mo.callout(mo.md(history.problem or ""), kind="warn"))
     workspace_picker = workspace_dropdown(history)
     workspace_picker
     return history, workspace_picker
@@ -123,8 +122,7 @@ def _():
 
 @app.cell
 def _(history, workspace_picker):
-    workspace_id = workspace_picker.value
-    mo.stop(workspace_id is None, mo.callout(mo.md("No snapshot has been loaded yet."), kind="warn"))
+    workspace_id = selected_workspace(workspace_picker)
     _runs = history.rows(
         "SELECT started_at FROM {ds}.snapshots WHERE workspace_id = ? ORDER BY started_at DESC", [workspace_id]
     )

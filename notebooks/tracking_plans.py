@@ -7,7 +7,7 @@ with app.setup:
     import altair as alt
     import marimo as mo
 
-    from _shared import count_axis, count_by, open_history, workspace_dropdown
+    from _shared import count_axis, count_by, open_history, selected_workspace, workspace_dropdown
 
     KIND_COLORS = alt.Scale(domain=["added", "modified", "removed"], range=["#54a24b", "#4c78a8", "#e45756"])
     # the API reports a rule that is not deprecated with this date
@@ -28,7 +28,6 @@ def _():
 @app.cell
 def _():
     history = open_history()
-    mo.stop(not history.ready, mo.callout(mo.md(history.problem or ""), kind="warn"))
     workspace_picker = workspace_dropdown(history)
     workspace_picker
     return history, workspace_picker
@@ -36,8 +35,7 @@ def _():
 
 @app.cell
 def _(history, workspace_picker):
-    workspace_id = workspace_picker.value
-    mo.stop(workspace_id is None, mo.callout(mo.md("No snapshot has been loaded yet."), kind="warn"))
+    workspace_id = selected_workspace(workspace_picker)
     mo.stop(
         not history.has_table("tracking_plan_sources"),
         mo.callout(mo.md("No tracking plan has been loaded (the plan may lack Protocols, or the token "

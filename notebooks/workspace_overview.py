@@ -7,7 +7,8 @@ with app.setup:
     import altair as alt
     import marimo as mo
 
-    from _shared import count_axis, count_by, open_history, parse_json, workspace_dropdown
+    from _shared import (count_axis, count_by, enabled_bars, open_history, parse_json, selected_workspace,
+                         workspace_dropdown)
 
 
 @app.cell(hide_code=True)
@@ -25,7 +26,6 @@ def _():
 @app.cell
 def _():
     history = open_history()
-    mo.stop(not history.ready, mo.callout(mo.md(history.problem or ""), kind="warn"))
     workspace_picker = workspace_dropdown(history)
     workspace_picker
     return history, workspace_picker
@@ -33,8 +33,7 @@ def _():
 
 @app.cell
 def _(history, workspace_picker):
-    workspace_id = workspace_picker.value
-    mo.stop(workspace_id is None, mo.callout(mo.md("No snapshot has been loaded yet."), kind="warn"))
+    workspace_id = selected_workspace(workspace_picker)
     snapshot_summary = history.rows(
         """
         SELECT count(*) AS snapshots, min(started_at) AS first_run, max(started_at) AS last_run,
@@ -121,18 +120,7 @@ def _(history, workspace_id):
         GROUP BY ALL ORDER BY n DESC""",
         [workspace_id],
     )
-    source_types_chart = (
-        alt.Chart(alt.Data(values=source_types), title="Sources by catalog type")
-        .mark_bar()
-        .encode(
-            y=alt.Y("source_type:N", sort="-x", title=None),
-            x=alt.X("sum(n):Q", title="sources", axis=count_axis(source_types, "n", "source_type")),
-            color=alt.Color("state:N", scale=alt.Scale(domain=["enabled", "disabled"],
-                                                       range=["#4c78a8", "#e45756"]), title=None),
-            tooltip=["source_type:N", "state:N", "n:Q"],
-        )
-        .properties(width=520, height=alt.Step(20))
-    )
+    source_types_chart = enabled_bars(source_types, "source_type", "sources", "Sources by catalog type")
     source_types_chart
     return (source_types,)
 
@@ -162,18 +150,8 @@ def _(history, workspace_id):
         GROUP BY ALL ORDER BY n DESC""",
         [workspace_id],
     )
-    destination_types_chart = (
-        alt.Chart(alt.Data(values=destination_types), title="Destinations by catalog name (top 25)")
-        .mark_bar()
-        .encode(
-            y=alt.Y("destination_type:N", sort="-x", title=None),
-            x=alt.X("sum(n):Q", title="destinations", axis=count_axis(destination_types, "n", "destination_type")),
-            color=alt.Color("state:N", scale=alt.Scale(domain=["enabled", "disabled"],
-                                                       range=["#4c78a8", "#e45756"]), title=None),
-            tooltip=["destination_type:N", "state:N", "n:Q"],
-        )
-        .properties(width=520, height=alt.Step(20))
-    )
+    destination_types_chart = enabled_bars(destination_types, "destination_type", "destinations",
+                                           "Destinations by catalog name (top 25)")
     destination_types_chart
     return (destination_types,)
 
