@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 import dlt
 
 from segment_source.changes import REFERENCES, ChangePlan, fetch_audit_events, plan_from_events
-from segment_source.endpoints import ENDPOINTS_BY_NAME, Endpoint
+from segment_source.endpoints import ENDPOINTS_BY_NAME, Endpoint, endpoint_for_table, parent_of
 from segment_source.report import ExtractionReport
 
 from . import history
@@ -137,21 +137,19 @@ def _retire_with_dependents(sql: Any, table: str, column: str, gone: Set[str], s
     resources themselves, the rows pointing at them and their children (a deleted source's destinations,
     then those destinations' filters)."""
     retired = _retire(sql, table, snapshot, column, gone, set())
-    if not retired or _KEYS_BY_TABLE.get(table) != ("id",):
+    if not retired or endpoint_for_table(table).key != ("id",):
         return
-    for dependent, dependent_column in REFERENCES.get(table, []) + _CHILDREN.get(table, []):
+    for dependent, dependent_column in _dependents(table):
         if dependent not in skipped:
             _retire_with_dependents(sql, dependent, dependent_column, retired, snapshot, skipped)
 
 
-_KEYS_BY_TABLE = {endpoint.table_name: endpoint.key for endpoint in ENDPOINTS_BY_NAME.values()}
-# table -> [(child table, its column holding the parent's id)]
-_CHILDREN: Dict[str, List[Tuple[str, str]]] = {}
-for _child in ENDPOINTS_BY_NAME.values():
-    if _child.parent and "id" in _child.parent_fields:
-        _pairs = _CHILDREN.setdefault(ENDPOINTS_BY_NAME[_child.parent].table_name, [])
-        if (_child.table_name, _child.parent_fields["id"]) not in _pairs:
-            _pairs.append((_child.table_name, _child.parent_fields["id"]))
+def _dependents(table: str) -> List[Tuple[str, str]]:
+    """(table, column holding the id) of the rows that go with a deleted row of `table`: the references,
+    then the child tables read through it."""
+    children = [(e.table_name, e.parent_fields["id"]) for e in ENDPOINTS_BY_NAME.values()
+                if "id" in e.parent_fields and getattr(parent_of(e), "table_name", None) == table]
+    return REFERENCES.get(table, []) + list(dict.fromkeys(children))
 
 
 def _parent_ids(parent: Endpoint, requested: Dict[str, Set[str]], report: ExtractionReport) -> Set[str]:

@@ -10,7 +10,6 @@ import os
 import time
 from typing import Optional
 
-
 from segment_emulator import Emulator, generate_workspace
 
 from . import output, queries

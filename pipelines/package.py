@@ -12,7 +12,7 @@ from typing import Collection, Dict, Iterable
 import dlt
 from dlt.common.storages.load_package import ParsedLoadJobFileName
 
-from segment_source.endpoints import ENDPOINTS
+from segment_source.endpoints import ENDPOINTS, parent_of
 
 
 def with_dependent_tables(skipped: Dict[str, str]) -> Dict[str, str]:
@@ -22,7 +22,7 @@ def with_dependent_tables(skipped: Dict[str, str]) -> Dict[str, str]:
     while changed:
         changed = False
         for endpoint in ENDPOINTS:
-            parent = next((e for e in ENDPOINTS if e.name == endpoint.parent), None)
+            parent = parent_of(endpoint)
             if parent and parent.table_name in result and endpoint.table_name not in result:
                 result[endpoint.table_name] = (
                     f"its parent table {parent.table_name} was skipped ({result[parent.table_name]})"

@@ -149,14 +149,19 @@ def recover_interrupted_run(pipeline: dlt.Pipeline) -> None:
     _record_interrupted_run(pipeline)  # fix: a run killed after (or during) its load keeps its change log
 
 
-def _delete_unfinished_extractions(pipeline: dlt.Pipeline) -> None:
+def unfinished_extractions(pipeline: dlt.Pipeline) -> List[str]:
     """dlt extracts into a folder of its own under normalize/ and moves the package out when extraction
     ends; a run killed before that leaves the folder behind, and no dlt command ever removes it."""
     extract_dir = os.path.join(pipeline.working_dir, "normalize")
-    for name in os.listdir(extract_dir) if os.path.isdir(extract_dir) else []:
-        if name != NormalizeStorage.EXTRACTED_FOLDER and os.path.isdir(os.path.join(extract_dir, name)):
-            logger.info("Deleting %s, left by a run killed while it read the API.", os.path.join(extract_dir, name))
-            shutil.rmtree(os.path.join(extract_dir, name), ignore_errors=True)
+    names = os.listdir(extract_dir) if os.path.isdir(extract_dir) else []
+    return [os.path.join(extract_dir, name) for name in names
+            if name != NormalizeStorage.EXTRACTED_FOLDER and os.path.isdir(os.path.join(extract_dir, name))]
+
+
+def _delete_unfinished_extractions(pipeline: dlt.Pipeline) -> None:
+    for path in unfinished_extractions(pipeline):
+        logger.info("Deleting %s, left by a run killed while it read the API.", path)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class DestinationUnavailable(RuntimeError):

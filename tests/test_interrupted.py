@@ -46,7 +46,7 @@ import pytest
 from segment_emulator import Emulator
 
 from pipelines import cli
-from pipelines.runner import RunOptions, make_pipeline, run_snapshot
+from pipelines.runner import RunOptions, make_pipeline, run_snapshot, unfinished_extractions
 
 from .conftest import TOKEN
 from .helpers import query
@@ -221,11 +221,9 @@ def kill_all_at_their_points(runs: Dict[str, subprocess.Popen], tracks: Dict[str
 def pending_packages(options: RunOptions) -> List[str]:
     """The pipeline's pending packages, and ("new") the folder of an extraction that never finished."""
     pipeline = make_pipeline(options)
-    extract_dir = os.path.join(pipeline.working_dir, "normalize")
-    folders = os.listdir(extract_dir) if os.path.isdir(extract_dir) else []
-    unfinished = [name for name in folders if name != "extracted" and os.path.isdir(os.path.join(extract_dir, name))]
     return [f"extracted:{p}" for p in pipeline.list_extracted_load_packages()] + [
-        f"normalized:{p}" for p in pipeline.list_normalized_load_packages()] + [f"new:{name}" for name in unfinished]
+        f"normalized:{p}" for p in pipeline.list_normalized_load_packages()] + [
+        f"new:{os.path.basename(path)}" for path in unfinished_extractions(pipeline)]
 
 
 def run_or_recover(track: Track) -> None:
