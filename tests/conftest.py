@@ -16,6 +16,8 @@ from segment_emulator import Emulator, Workspace, generate_workspace  # noqa: E4
 
 from pipelines.runner import RunOptions  # noqa: E402
 
+from .emulator_http import TOKENS as EMULATOR_TEST_TOKENS  # noqa: E402
+
 TOKEN = "test-token"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -58,3 +60,23 @@ def options_for(tmp_path: Path) -> Callable[..., RunOptions]:
         return RunOptions(**defaults)
 
     return make
+
+
+# the emulator's own tests (tests/emulator_http.py has their HTTP helpers)
+@pytest.fixture(scope="module")
+def small() -> Workspace:
+    """The emulator tests' workspace, read-only in a test module: tests that mutate build their own."""
+    return generate_workspace(seed=42, scale="small")
+
+
+@pytest.fixture(scope="module")
+def emu(small: Workspace) -> Iterator[Emulator]:
+    with Emulator(small, tokens=EMULATOR_TEST_TOKENS) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def fresh() -> Iterator[tuple[Workspace, Emulator]]:
+    workspace = generate_workspace(seed=7, scale="small")
+    with Emulator(workspace, tokens=EMULATOR_TEST_TOKENS) as emulator:
+        yield workspace, emulator

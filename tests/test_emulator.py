@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -20,53 +20,8 @@ from segment_emulator.catalog import SECRET_MASK, mask
 from segment_emulator.examples import example_requests
 from segment_emulator.rules import NOT_DEPRECATED
 
-OWNER_TOKEN, MEMBER_TOKEN = "owner-token", "member-token"
-TOKENS = {OWNER_TOKEN: "owner", MEMBER_TOKEN: "member"}
-V1, BETA, ALPHA = (f"application/vnd.segment.{v}+json" for v in ("v1", "v1beta", "v1alpha"))
+from .emulator_http import ALPHA, BETA, MEMBER_TOKEN, OWNER_TOKEN, TOKENS, V1, data, get, walk
 
-
-@pytest.fixture(scope="module")
-def small() -> Workspace:
-    """Read-only in this module: tests that mutate build their own workspace."""
-    return generate_workspace(seed=42, scale="small")
-
-
-@pytest.fixture(scope="module")
-def emu(small: Workspace) -> Iterator[Emulator]:
-    with Emulator(small, tokens=TOKENS) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def fresh() -> Iterator[tuple[Workspace, Emulator]]:
-    workspace = generate_workspace(seed=7, scale="small")
-    with Emulator(workspace, tokens=TOKENS) as emulator:
-        yield workspace, emulator
-
-
-def get(emulator: Emulator, path: str, token: str | None = OWNER_TOKEN, accept: str | None = None,
-        params: Any = None) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if accept:
-        headers["Accept"] = accept
-    return requests.get(emulator.base_url + path, headers=headers, params=params, timeout=10)
-
-
-def data(emulator: Emulator, path: str, **params: Any) -> dict[str, Any]:
-    response = get(emulator, path, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
-
-
-def walk(emulator: Emulator, path: str, list_key: str, count: int, **params: Any) -> list[dict[str, Any]]:
-    items, cursor = [], None
-    while True:
-        page = data(emulator, path, **params, **{"pagination.count": count},
-                    **({"pagination.cursor": cursor} if cursor else {}))
-        items += page[list_key]
-        cursor = page["pagination"].get("next")
-        if not cursor:
-            return items
 
 
 def the_error(response: requests.Response, status: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import json
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -22,44 +22,12 @@ from segment_emulator.iam import KNOWN_ROLE_IDS
 from segment_emulator.permissions import FEATURES
 from segment_emulator.routes import route_table
 
-OWNER, MEMBER = "owner-token", "member-token"
-TOKENS = {OWNER: "owner", MEMBER: "member"}
-V1, BETA, ALPHA = (f"application/vnd.segment.{v}+json" for v in ("v1", "v1beta", "v1alpha"))
+from .emulator_http import ALPHA, BETA, TOKENS, V1, data, get, walk
+from .emulator_http import MEMBER_TOKEN as MEMBER
+from .emulator_http import OWNER_TOKEN as OWNER
+
 FACTS_TABLE = Path(__file__).resolve().parents[1].parent / "shared" / "segment_get_operations.json"
 ROUTE = {route.operation_id: route for route in ROUTES}
-
-
-@pytest.fixture(scope="module")
-def small() -> Workspace:
-    """Read-only in this module: tests that mutate build their own workspace."""
-    return generate_workspace(seed=42, scale="small")
-
-
-@pytest.fixture(scope="module")
-def emu(small: Workspace) -> Iterator[Emulator]:
-    with Emulator(small, tokens=TOKENS) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def fresh() -> Iterator[tuple[Workspace, Emulator]]:
-    workspace = generate_workspace(seed=7, scale="small")
-    with Emulator(workspace, tokens=TOKENS) as emulator:
-        yield workspace, emulator
-
-
-def get(emulator: Emulator, path: str, token: str | None = OWNER, accept: str | None = None,
-        params: Any = None) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if accept:
-        headers["Accept"] = accept
-    return requests.get(emulator.base_url + path, headers=headers, params=params, timeout=20)
-
-
-def data(emulator: Emulator, path: str, **params: Any) -> dict[str, Any]:
-    response = get(emulator, path, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
 
 
 def error(response: requests.Response, status: int) -> dict[str, Any]:
@@ -67,17 +35,6 @@ def error(response: requests.Response, status: int) -> dict[str, Any]:
     body = response.json()
     assert list(body) == ["errors"]
     return body["errors"][0]
-
-
-def walk(emulator: Emulator, path: str, list_key: str, count: int, **params: Any) -> list[Any]:
-    items, cursor = [], None
-    while True:
-        page = data(emulator, path, **params, **{"pagination.count": count},
-                    **({"pagination.cursor": cursor} if cursor else {}))
-        items += page[list_key]
-        cursor = page["pagination"].get("next")
-        if not cursor:
-            return items
 
 
 def example(ws: Workspace, operation_id: str) -> tuple[str, dict[str, Any]]:
