@@ -22,7 +22,7 @@ from dlt.common.schema.utils import get_write_disposition
 from dlt.common.storages.load_package import PackageStorage
 from dlt.common.storages.normalize_storage import NormalizeStorage
 
-from segment_source import ExtractionReport, segment_source, settings
+from segment_source import ExtractionReport, segment_source
 from segment_source.client import SegmentSession
 from segment_source.endpoints import (
     ENDPOINTS_BY_NAME,
@@ -32,7 +32,8 @@ from segment_source.endpoints import (
     tables as all_tables,
 )
 
-from . import change_runs, history
+from . import change_runs, config, history
+from .errors import cause_of
 from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
@@ -174,7 +175,7 @@ def check_destination(pipeline: dlt.Pipeline) -> None:
         with pipeline.sql_client() as sql:
             sql.has_dataset()
     except Exception as exc:  # noqa: BLE001 - every driver raises its own kind
-        reason = " ".join(str(exc).split())[:300]
+        reason = cause_of(exc)
         raise DestinationUnavailable(
             f"Cannot open the {pipeline.destination.destination_name} destination"
             f" (dataset {pipeline.dataset_name}): {reason}"
@@ -227,7 +228,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     mode = history_mode(pipeline)
     plan_changes = None
     if options.mode == "changes" and mode == "scd2":
-        plan_changes = change_runs.planner(pipeline, started, report, _full_every(options))
+        every = config.full_snapshot_every(options.full_snapshot_every)
+        plan_changes = change_runs.planner(pipeline, started, report, every)
     source = segment_source(**_source_kwargs(options), snapshot_time=started, history_mode=mode, report=report,
                             session=session, plan_changes=plan_changes)
     workspace = report.workspace  # GET / already happened when the source was built
@@ -235,7 +237,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
 
     with show_progress(report, options.progress):
         extract_info = pipeline.extract(
-            source, workers=_extract_workers(options), loader_file_format=_loader_file_format(pipeline)
+            source, workers=config.max_concurrency(options.max_concurrency),
+            loader_file_format=_loader_file_format(pipeline),
         )
     skipped = with_dependent_tables(report.skipped_tables())
     discard_tables(pipeline, extract_info.loads_ids, skipped)
@@ -279,33 +282,6 @@ def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], 
     _load_run_records(pipeline, changes, result, complete)
     _forget_pending_run(pipeline)
     return result
-
-
-def _full_every(options: RunOptions) -> int:
-    value = options.full_snapshot_every or dlt.config.get("sources.segment.full_snapshot_every") or (
-        change_runs.DEFAULT_FULL_SNAPSHOT_EVERY
-    )
-    try:
-        every = int(value)
-    except (TypeError, ValueError):
-        every = 0
-    if every < 1:
-        raise ValueError(f"sources.segment.full_snapshot_every must be a positive whole number, not {value!r}.")
-    return every
-
-
-def _extract_workers(options: RunOptions) -> int:
-    """dlt's extract thread pool runs the parallelized resources; it is sized to the request concurrency."""
-    value = options.max_concurrency or dlt.config.get("sources.segment.max_concurrency") or (
-        settings.DEFAULT_MAX_CONCURRENCY
-    )
-    try:
-        workers = int(value)
-    except (TypeError, ValueError):
-        workers = 0
-    if workers < 1:
-        raise ValueError(f"sources.segment.max_concurrency must be a positive whole number, not {value!r}.")
-    return workers
 
 
 def _selected_tables(resources: Optional[Sequence[str]], groups: Optional[Sequence[str]]) -> List[str]:
