@@ -1,27 +1,71 @@
 """Read-side questions the command line answers: the change log, and the workspace as of a moment.
 
-Each function returns (columns, rows). The SQL is the same a user would write by hand (the README
-shows it), so it works on any SQL destination dlt loads into.
+Each question takes the SQL client of a history opened with `open_history`, which reads the destination
+alone (no dlt working directory, so a fresh machine or a deleted `~/.dlt` answers the same) and never
+creates anything there. Each function returns (columns, rows). The SQL is the same a user would write by
+hand (the README shows it), so it works on any SQL destination dlt loads into.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
+
+import dlt
+from dlt.common.destination import Destination
 
 from segment_source.endpoints import history_tables
 
+from .errors import NoHistory, UsageError
 from .history import Snapshot, previous_complete_snapshot, table_exists
 
 Result = Tuple[List[str], List[Sequence[Any]]]
 
+# the dlt schema the source's tables (and the run's own `snapshots` and `config_changes`) are loaded with
+SCHEMA_NAME = "segment"
 CHANGE_LOG_COLUMNS = [
     "observed_at", "resource_type", "resource_id", "resource_name", "change_kind",
     "field_path", "old_value", "new_value", "actor", "actor_email", "audit_event_type", "audit_event_id",
     "workspace_id",
 ]
+# JSON text by definition (`null`, `"text"`, `{...}`): a JSON output carries the values they encode
+CHANGE_LOG_JSON_COLUMNS = {"old_value", "new_value"}
 RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
+
+
+@dataclass
+class History:
+    sql: Any
+    mode: str  # "scd2", or "snapshots" where every run appended its full snapshot (files)
+    schema: dlt.Schema
+    where: str
+
+    def json_columns(self, table: str) -> Set[str]:
+        columns = self.schema.tables.get(table, {}).get("columns", {})
+        return {name for name, column in columns.items() if column.get("data_type") == "json"}
+
+    def workspaces(self) -> List[str]:
+        return _workspaces(self.sql, None)
+
+
+@contextmanager
+def open_history(destination: Any, dataset_name: str, where: str) -> Iterator[History]:
+    """The history in `dataset_name` of `destination`; NoHistory if no run ever completed there.
+    `where` names the place in messages (a path, a bucket, a destination name)."""
+    destination = Destination.from_reference(destination)
+    dataset = dlt.dataset(destination, dataset_name, schema=SCHEMA_NAME)
+    (schema,) = dataset.schemas
+    with dataset.sql_client as sql:
+        if not table_exists(sql, "snapshots"):
+            raise NoHistory(
+                f"No history at {where}: no snapshot was ever loaded there. Check --destination,"
+                " --duckdb-path and --dataset-name (and run `segment-history run` first)."
+            )
+        merges = destination.capabilities().supported_merge_strategies or []
+        yield History(sql, "scd2" if "scd2" in merges else "snapshots", schema, where)
 
 
 def parse_moment(text: str, now: Optional[datetime] = None) -> datetime:
@@ -30,12 +74,32 @@ def parse_moment(text: str, now: Optional[datetime] = None) -> datetime:
     match = RELATIVE.match(text.strip())
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+        try:
+            return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+        except OverflowError:
+            raise UsageError(f"{text!r} reaches back before the year 1: use a shorter span.") from None
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"Cannot read {text!r} as a moment: use e.g. 7d, 12h, 2026-03-01 or 2026-03-01T12:00:00Z.")
+        raise UsageError(
+            f"Cannot read {text!r} as a moment: use e.g. 7d, 12h, 2026-03-01 or 2026-03-01T12:00:00Z."
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def check_resource_type(resource_type: Optional[str]) -> None:
+    if resource_type is not None and resource_type not in history_tables():
+        raise UsageError(
+            f"{resource_type!r} is not a resource type; choose one of: {', '.join(history_tables())}."
+        )
+
+
+def check_workspace(history: History, workspace: Optional[str]) -> None:
+    if workspace is not None and workspace not in history.workspaces():
+        raise UsageError(
+            f"No workspace {workspace!r} in the history at {history.where};"
+            f" it holds: {', '.join(sorted(history.workspaces()))}."
+        )
 
 
 def change_log(
@@ -74,7 +138,7 @@ def change_log(
 def as_of(sql: Any, moment: datetime, table: str, workspace: Optional[str] = None, mode: str = "scd2") -> Result:
     """The rows of one history table that were valid at `moment`."""
     if table not in history_tables():
-        raise ValueError(f"{table!r} is not a history table; choose one of: {', '.join(history_tables())}.")
+        raise UsageError(f"{table!r} is not a history table; choose one of: {', '.join(history_tables())}.")
     if not table_exists(sql, table):
         return [], []
     query, args = _valid_at(sql, table, moment, workspace, mode)
