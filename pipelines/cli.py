@@ -53,6 +53,14 @@ class CommandParser(ArgumentParser):
         _add_verbose(self, default=argparse.SUPPRESS)
 
 
+def _bearer_token(text: str) -> str:
+    """A token flag's value as the source would send it: trimmed, visible ASCII, never empty."""
+    token = text.strip()
+    if not redaction.TOKEN_CHARACTERS.match(token):
+        raise argparse.ArgumentTypeError("a token is visible ASCII characters: not empty, no spaces inside")
+    return token
+
+
 def _add_verbose(parser: argparse.ArgumentParser, default: object = False) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", default=default,
                         help="log every step, and print the traceback of an error")
@@ -130,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=8765)
     emulator.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
     emulator.add_argument("--seed", type=int, default=7)
-    emulator.add_argument("--token", default=DEMO_TOKEN, help="bearer token the emulator accepts")
+    emulator.add_argument("--token", default=DEMO_TOKEN, type=_bearer_token,
+                          help="bearer token the emulator accepts")
     emulator.add_argument("--latency-ms", type=float, default=0)
     emulator.add_argument("--rate-limit-rps", type=float, default=None)
     emulator.add_argument("--fault-rate", type=float, default=0.0)
