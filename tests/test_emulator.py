@@ -606,6 +606,20 @@ def test_random_mutations_are_reproducible_with_a_seed():
     assert len(first) == 12 and first == run() and len({kind for kind, _, _ in first}) > 5
 
 
+def test_kinds_keep_the_order_every_seed_draws_from():
+    """`mutate` draws with `rng.choices(kinds, weights)`: reordering the kinds changes every seed's sequence."""
+    assert list(MUTATION_KINDS) == [
+        "rename_source", "disable_source", "enable_source", "change_source_setting", "add_source_label",
+        "remove_source_label", "create_source", "delete_source", "rename_destination", "disable_destination",
+        "enable_destination", "change_destination_setting", "rotate_destination_secret", "create_destination",
+        "delete_destination", "connect_warehouse", "disconnect_warehouse", "add_rule", "modify_rule", "remove_rule",
+        "rename_tracking_plan", "update_function_code", "create_label", "delete_label",
+        # the surface kinds, drawn only with kinds="surface" or "all"
+        "change_group_permissions", "add_group_member", "remove_group_member", "create_invite", "delete_invite",
+        "toggle_destination_filter", "change_transformation", "toggle_reverse_etl_model",
+        "change_audience_definition", "toggle_computed_trait", "add_suppression", "remove_suppression"]
+
+
 def test_mutate_appends_one_audit_event_per_mutation(fresh: tuple[Workspace, Emulator]):
     workspace, emulator = fresh
     before = len(workspace.audit_events)
