@@ -19,7 +19,6 @@ from pipelines.runner import RunOptions  # noqa: E402
 from .emulator_http import TOKENS as EMULATOR_TEST_TOKENS  # noqa: E402
 
 TOKEN = "test-token"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture
