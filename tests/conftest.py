@@ -68,6 +68,12 @@ def small() -> Workspace:
     return generate_workspace(seed=42, scale="small")
 
 
+@pytest.fixture(scope="session")
+def medium() -> Workspace:
+    """A medium workspace (seed 1) for the tests that need its sizes (pages longer than 200 items); read-only."""
+    return generate_workspace(seed=1, scale="medium")
+
+
 @pytest.fixture(scope="module")
 def emu(small: Workspace) -> Iterator[Emulator]:
     with Emulator(small, tokens=EMULATOR_TEST_TOKENS) as emulator:

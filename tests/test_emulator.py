@@ -63,8 +63,7 @@ def test_scale_sizes(scale: str, expected: dict[str, int]):
     assert {name: counts[name] for name in expected} == expected
 
 
-def test_medium_has_rule_lists_longer_than_one_page_and_small_spans_all_function_types():
-    medium = generate_workspace(1, "medium")
+def test_medium_has_rule_lists_longer_than_one_page_and_small_spans_all_function_types(medium: Workspace):
     assert max(len(rules) for rules in medium.rules.values()) > 2000
     small = generate_workspace(1, "small")
     assert all(10 <= len(rules) <= 80 for rules in small.rules.values())
@@ -240,8 +239,7 @@ def test_every_pagination_spelling_gives_the_same_page(emu: Emulator):
         assert response.json()["data"] == expected, query
 
 
-def test_omitted_pagination_means_200_items():
-    medium = generate_workspace(1, "medium")
+def test_omitted_pagination_means_200_items(medium: Workspace):
     with Emulator(medium, tokens=TOKENS) as emulator:
         page = data(emulator, "/destinations")
         assert len(page["destinations"]) == 200 and page["pagination"]["totalEntries"] == 800

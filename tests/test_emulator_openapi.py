@@ -35,6 +35,8 @@ import requests
 from segment_emulator import ROUTES, Emulator, Workspace, generate_workspace
 from segment_emulator.examples import example_requests
 
+from .emulator_http import SESSION
+
 SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "openapi_2022_get.json"
 TOKEN = "spec-token"
 INSERT_TYPES = ["INSERT_DESTINATION", "INSERT_SOURCE", "INSERT_TRANSFORMATION"]
@@ -250,7 +252,7 @@ def calls_for(pattern: str, ws: Workspace, limit: int = 1000) -> list[tuple[str,
 
 def fetch(emulator: Emulator, path: str, query: dict[str, Any], accept: str) -> requests.Response:
     headers = {"Authorization": f"Bearer {TOKEN}", "Accept": accept}
-    return requests.get(emulator.base_url + path, params=query, headers=headers, timeout=10)
+    return SESSION.get(emulator.base_url + path, params=query, headers=headers, timeout=10)
 
 
 def first_errors(validator: Any, body: Any) -> list[str]:
