@@ -7,12 +7,13 @@
         ...  # point a client at emu.base_url
         ws.mutate(count=5)  # change the config between runs; each change lands in the audit trail
 
-Modules: `generate` (workspace content; the newer collections come from `iam`, `connections`, `engage`,
-`privacy`, and `hostile` for stress fixtures), `catalog`, `rules` and `vocabulary` (realistic data), `workspace`
-(state and lookups), `mutations` and `surface_mutations`, `routes` (the endpoint table) with `handlers` and
-`metrics` (computed metrics and job histories), `permissions` (roles, plan features, alpha enablement),
-`server` (HTTP pipeline), `pagination`, `audit`, `versions`, `ratelimit`, `errors`, `examples` (a concrete
-request for every route).
+Modules: `generate` (workspace content; the newer collections come from `iam`, `connections`, `engage`, `privacy`,
+and `hostile` for stress fixtures), `catalog`, `rules` and `vocabulary` (realistic data), `state` (the workspace's
+collections and lookups), `mutations/` (the changes between runs, one module per area, on a public `base`),
+`workspace` (the state plus `mutate`/`apply`), `routes` (the endpoint table) with `call` (a request as a handler
+sees it), `handlers` and `metrics` (computed metrics and job histories), `permissions` (roles, plan features, alpha
+enablement), `server` (HTTP pipeline), `pagination`, `audit`, `versions`, `ratelimit`, `errors`, `examples` (a
+concrete request for every route).
 """
 
 from .examples import example_requests

@@ -4,7 +4,7 @@ syncs, advanced sync schedules, transformations, insert function instances, Reve
 
 Everything here is generated cheaply (a `large` workspace has thousands of each): shared template dicts are
 referenced rather than copied wherever the served value is the same, which is safe because served dicts are
-never edited in place (see `workspace.py`).
+never edited in place (see `state.py`).
 """
 
 from __future__ import annotations

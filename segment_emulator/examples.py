@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from .ids import iso, utcnow
+from .metrics import retl_syncs
 from .routes import ROUTES, Route
 from .workspace import Workspace
 
@@ -132,8 +133,6 @@ def _retained_regulations(ws: Workspace) -> list[dict]:
 
 
 def _retl_sync_ids(ws: Workspace) -> Iterator[dict[str, str]]:
-    from .metrics import retl_syncs
-
     for subscription in ws.destination_subscriptions:
         model = ws.find("reverse_etl_models", subscription.get("modelId") or "")
         if model:

@@ -13,11 +13,13 @@ from random import Random
 from typing import Any, Callable
 
 from . import catalog, connections, engage, iam, privacy, rules
+from .hostile import add_hostile_resources
 from .ids import alnum_id, iso, ksuid, object_id, slugify
-from .vocabulary import (BRANDS, COMPANIES, DESTINATION_WEIGHTS, ENVIRONMENTS, FIRST_NAMES, FUNCTION_NAMES, LABELS,
-                         LAST_NAMES, SOURCE_NAMES, SOURCE_WEIGHTS, TRACKING_PLAN_AREAS, WAREHOUSE_WEIGHTS,
-                         WORKSPACE_FLAVOURS, function_code)
-from .workspace import Workspace, resource_name
+from .vocabulary import (COMPANIES, DESTINATION_WEIGHTS, FIRST_NAMES, FUNCTION_NAMES, LABELS, LAST_NAMES,
+                         SOURCE_WEIGHTS, TRACKING_PLAN_AREAS, WAREHOUSE_WEIGHTS, WORKSPACE_FLAVOURS, function_code,
+                         unique_source_name)
+from .state import resource_name
+from .workspace import Workspace
 
 FUNCTION_TYPES = ("SOURCE", "DESTINATION", "INSERT_DESTINATION", "INSERT_SOURCE", "INSERT_TRANSFORMATION")
 FUNCTION_ID_PREFIX = {"SOURCE": "sfnc_", "DESTINATION": "dfn_", "INSERT_DESTINATION": "ifnd_",
@@ -120,8 +122,6 @@ def generate_workspace(seed: int = 42, scale: str = "small", now: datetime | Non
     ws.audit_events.extend(_audit_history(stream("audit"), size.audit_events, ws, clock))
     _surface(ws, stream, size, clock, domain)
     if hostile:
-        from .hostile import add_hostile_resources
-
         add_hostile_resources(ws, stream("hostile"), clock)
     ws.touch()
     return ws
@@ -233,20 +233,6 @@ def _weighted(rng: Random, weights: dict[str, int]) -> str:
 def _sources(rng: Random, count: int, workspace_id: str, labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
     taken: set[str] = set()
     return [_source(rng, index, workspace_id, labels, taken) for index in range(count)]
-
-
-def unique_source_name(rng: Random, slug: str, taken: set[str]) -> tuple[str, str]:
-    """A fresh '<brand><base> (<env>)' name for a source of this catalog type, and its environment."""
-    env = rng.choices(ENVIRONMENTS, weights=(6, 3, 2))[0]
-    base = rng.choice(SOURCE_NAMES[slug])
-    for brand in ("", *rng.sample(BRANDS[1:], len(BRANDS) - 1)):
-        name = f"{brand}{base} ({env})"
-        if name not in taken:
-            break
-    else:
-        name = f"{base} ({env}) {len(taken)}"
-    taken.add(name)
-    return name, env
 
 
 def _source(rng: Random, index: int, workspace_id: str, labels: list[dict[str, Any]], taken: set[str]) -> dict:

@@ -3,7 +3,7 @@ parents, the API's irregular paginations (numeric space-filter cursors, RETL `co
 credential-consumer cursors, keyset suppression cursors, forward-only traits, regulations-from-source without a
 pagination object), query-parameter validation, and the metrics endpoints (values from `metrics.py`).
 
-Every handler takes the `Call` of `routes.py` and returns the response's `data` object (or, for list routes
+Every handler takes a `Call` (`call.py`) and returns the response's `data` object (or, for list routes
 built with `routes.collection`, the full item list).
 """
 
@@ -12,18 +12,16 @@ from __future__ import annotations
 import binascii
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from . import errors, metrics, privacy
+from .call import Call
 from .connections import DEFAULT_SCHEMA_SETTINGS
 from .errors import ApiError
 from .ids import iso, stable_alnum, utcnow
 from .lookups import find_or_404, source_view
 from .pagination import (MAX_PAGE_SIZE, array_arg, b64decode_text, forward_only_page, numeric_page, object_arrays,
                          offset_page, page_request, page_window, pagination_fields, top_level_page)
-
-if TYPE_CHECKING:
-    from .routes import Call
 
 Items = list[dict[str, Any]]
 RETL_MAX_COUNT, RETL_DEFAULT_COUNT = 100, 10

@@ -21,7 +21,7 @@ from . import catalog
 from .catalog import mask
 from .connections import DEFAULT_SCHEMA_SETTINGS
 from .ids import alnum_id, iso, ksuid, object_id, slugify
-from .workspace import Workspace
+from .state import WorkspaceState
 
 UNICODE_NAMES = (
     "🚀 Launch Tracker 🛰️ (prod)",
@@ -60,7 +60,7 @@ def _long_text(rng: Random) -> str:
     return " ".join(parts)
 
 
-def add_hostile_resources(ws: Workspace, rng: Random, clock: Any) -> None:
+def add_hostile_resources(ws: WorkspaceState, rng: Random, clock: Any) -> None:
     workspace_id = ws.workspace["id"]
     web = catalog.SOURCES["javascript"]
     hostile_sources = []
@@ -137,6 +137,6 @@ def add_hostile_resources(ws: Workspace, rng: Random, clock: Any) -> None:
     ws._last_event_number = None
 
 
-def _next_number(ws: Workspace) -> int:
+def _next_number(ws: WorkspaceState) -> int:
     numbers = (int(event["id"].rsplit("/", 1)[-1]) for event in ws.audit_events)
     return max(numbers, default=318_000_000) + 1

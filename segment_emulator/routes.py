@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 from urllib.parse import unquote
 
 from . import audit, errors, handlers as h
+from .call import Call
 from .lookups import KIND_NAMES, by_id, source_view
-from .pagination import MAX_PAGE_SIZE, Query, offset_page, page_request
-from .permissions import DEFAULT_ROLES, MEMBER, OWNER, Access
+from .pagination import MAX_PAGE_SIZE, offset_page, page_request
+from .permissions import OWNER
 from .versions import ALL_VERSIONS, ALPHA_ONLY, BETA_ALPHA, BETA_ONLY, STABLE_ALPHA, STABLE_ONLY
-from .workspace import Workspace
 
 FUNCTION_RESOURCE_TYPES = ("DESTINATION", "INSERT_DESTINATION", "INSERT_SOURCE", "INSERT_TRANSFORMATION", "SOURCE")
 TRACKING_PLAN_TYPES = ("ENGAGE", "LIVE", "PROPERTY_LIBRARY", "RULE_LIBRARY", "TEMPLATE")
@@ -29,29 +29,6 @@ TRACKING_PLAN_TYPES = ("ENGAGE", "LIVE", "PROPERTY_LIBRARY", "RULE_LIBRARY", "TE
 FUNCTION_LIST_FIELDS = ("id", "resourceType", "createdAt", "createdBy", "displayName", "description", "logoUrl",
                         "catalogId", "workspaceId")
 AUDIENCES_MAX_PAGE_SIZE = 200  # ListAudiencesPaginationInput
-
-
-@dataclass
-class Call:
-    """One request as a handler sees it."""
-
-    ws: Workspace
-    params: dict[str, str]
-    query: Query
-    role: str
-    last_page_next: str
-    access: Access | None = None
-    token: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def arg(self, name: str) -> str | None:
-        values = self.query.get(name)
-        return values[0] if values else None
-
-    def can(self, area: str) -> bool:
-        if self.access is not None:
-            return self.access.can(area)
-        return area in DEFAULT_ROLES.get(self.role, DEFAULT_ROLES[MEMBER])
 
 
 Handler = Callable[[Call], dict[str, Any]]
@@ -399,5 +376,5 @@ def route_table(routes: tuple[Route, ...] = ROUTES) -> list[dict[str, Any]]:
 
 
 __all__ = ["AUDIENCES_MAX_PAGE_SIZE", "Call", "FUNCTION_LIST_FIELDS", "FUNCTION_RESOURCE_TYPES", "KIND_NAMES",
-           "MEMBER", "OWNER", "ROUTES", "Route", "TRACKING_PLAN_TYPES", "by_id", "collection", "find_route",
+           "OWNER", "ROUTES", "Route", "TRACKING_PLAN_TYPES", "by_id", "collection", "find_route",
            "resource", "route_table", "source_view"]

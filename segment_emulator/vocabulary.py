@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from random import Random
+
 COMPANIES = (
     ("Acme", "acme.example"), ("Globex", "globex.example"), ("Initech", "initech.example"),
     ("Umbrella", "umbrella.example"), ("Hooli", "hooli.example"), ("Soylent", "soylent.example"),
@@ -143,3 +145,17 @@ async function onIdentify(event, settings) {{
 def function_code(resource_type: str, name: str, version: int) -> str:
     template = FUNCTION_CODE.get(resource_type) or FUNCTION_CODE["INSERT"]
     return template.format(name=name, version=version)
+
+
+def unique_source_name(rng: Random, slug: str, taken: set[str]) -> tuple[str, str]:
+    """A fresh '<brand><base> (<env>)' name for a source of this catalog type, and its environment."""
+    env = rng.choices(ENVIRONMENTS, weights=(6, 3, 2))[0]
+    base = rng.choice(SOURCE_NAMES[slug])
+    for brand in ("", *rng.sample(BRANDS[1:], len(BRANDS) - 1)):
+        name = f"{brand}{base} ({env})"
+        if name not in taken:
+            break
+    else:
+        name = f"{base} ({env}) {len(taken)}"
+    taken.add(name)
+    return name, env

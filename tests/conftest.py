@@ -19,7 +19,6 @@ from pipelines.runner import RunOptions  # noqa: E402
 from .emulator_http import TOKENS as EMULATOR_TEST_TOKENS  # noqa: E402
 
 TOKEN = "test-token"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture
@@ -67,6 +66,12 @@ def options_for(tmp_path: Path) -> Callable[..., RunOptions]:
 def small() -> Workspace:
     """The emulator tests' workspace, read-only in a test module: tests that mutate build their own."""
     return generate_workspace(seed=42, scale="small")
+
+
+@pytest.fixture(scope="session")
+def medium() -> Workspace:
+    """A medium workspace (seed 1) for the tests that need its sizes (pages longer than 200 items); read-only."""
+    return generate_workspace(seed=1, scale="medium")
 
 
 @pytest.fixture(scope="module")

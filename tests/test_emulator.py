@@ -63,8 +63,7 @@ def test_scale_sizes(scale: str, expected: dict[str, int]):
     assert {name: counts[name] for name in expected} == expected
 
 
-def test_medium_has_rule_lists_longer_than_one_page_and_small_spans_all_function_types():
-    medium = generate_workspace(1, "medium")
+def test_medium_has_rule_lists_longer_than_one_page_and_small_spans_all_function_types(medium: Workspace):
     assert max(len(rules) for rules in medium.rules.values()) > 2000
     small = generate_workspace(1, "small")
     assert all(10 <= len(rules) <= 80 for rules in small.rules.values())
@@ -240,8 +239,7 @@ def test_every_pagination_spelling_gives_the_same_page(emu: Emulator):
         assert response.json()["data"] == expected, query
 
 
-def test_omitted_pagination_means_200_items():
-    medium = generate_workspace(1, "medium")
+def test_omitted_pagination_means_200_items(medium: Workspace):
     with Emulator(medium, tokens=TOKENS) as emulator:
         page = data(emulator, "/destinations")
         assert len(page["destinations"]) == 200 and page["pagination"]["totalEntries"] == 800
@@ -604,6 +602,20 @@ def test_random_mutations_are_reproducible_with_a_seed():
 
     first = run()
     assert len(first) == 12 and first == run() and len({kind for kind, _, _ in first}) > 5
+
+
+def test_kinds_keep_the_order_every_seed_draws_from():
+    """`mutate` draws with `rng.choices(kinds, weights)`: reordering the kinds changes every seed's sequence."""
+    assert list(MUTATION_KINDS) == [
+        "rename_source", "disable_source", "enable_source", "change_source_setting", "add_source_label",
+        "remove_source_label", "create_source", "delete_source", "rename_destination", "disable_destination",
+        "enable_destination", "change_destination_setting", "rotate_destination_secret", "create_destination",
+        "delete_destination", "connect_warehouse", "disconnect_warehouse", "add_rule", "modify_rule", "remove_rule",
+        "rename_tracking_plan", "update_function_code", "create_label", "delete_label",
+        # the surface kinds, drawn only with kinds="surface" or "all"
+        "change_group_permissions", "add_group_member", "remove_group_member", "create_invite", "delete_invite",
+        "toggle_destination_filter", "change_transformation", "toggle_reverse_etl_model",
+        "change_audience_definition", "toggle_computed_trait", "add_suppression", "remove_suppression"]
 
 
 def test_mutate_appends_one_audit_event_per_mutation(fresh: tuple[Workspace, Emulator]):
