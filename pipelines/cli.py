@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     changes = commands.add_parser("changes", help="print the change log, newest first")
     _add_destination_options(changes)
     changes.add_argument("--since", default="7d", help="7d, 12h, 30m or an ISO date (default: 7d)")
-    changes.add_argument("--resource-type", default=None, help="a history table, e.g. destinations, tracking_plan_rules")
+    changes.add_argument("--resource-type", default=None, help="a history table (destinations, tracking_plan_rules...)")
     changes.add_argument("--actor", default=None, help="actor id or email")
     changes.add_argument("--workspace", default=None, help="workspace id")
     changes.add_argument("--limit", type=int, default=None, help="at most this many changes, the newest")

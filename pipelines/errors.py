@@ -27,6 +27,10 @@ class NoHistory(UsageError):
     """A query found no history where it was pointed (wrong path, dataset or destination)."""
 
 
+class DestinationUnavailable(RuntimeError):
+    """The destination could not be opened before the run started."""
+
+
 def exit_code_for(exc: BaseException) -> int:
     from dlt.common.configuration.exceptions import ConfigurationException
     from dlt.common.destination.exceptions import InvalidDestinationReference, UnknownDestinationModule
@@ -36,7 +40,6 @@ def exit_code_for(exc: BaseException) -> int:
     from segment_source.workspace import SegmentAuthError, SegmentResponseError
 
     from .lock import RunInProgress
-    from .runner import DestinationUnavailable
 
     usage = (ValueError, ReadOnlyViolation, ConfigurationException, UnknownDestinationModule,
              InvalidDestinationReference, MissingDependencyException)

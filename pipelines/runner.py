@@ -33,7 +33,7 @@ from segment_source.endpoints import (
 )
 
 from . import change_runs, config, history
-from .errors import cause_of
+from .errors import DestinationUnavailable, cause_of
 from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
@@ -163,10 +163,6 @@ def _delete_unfinished_extractions(pipeline: dlt.Pipeline) -> None:
     for path in unfinished_extractions(pipeline):
         logger.info("Deleting %s, left by a run killed while it read the API.", path)
         shutil.rmtree(path, ignore_errors=True)
-
-
-class DestinationUnavailable(RuntimeError):
-    """The destination could not be opened before the run started."""
 
 
 def check_destination(pipeline: dlt.Pipeline) -> None:

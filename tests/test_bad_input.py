@@ -109,13 +109,20 @@ def test_unknown_resource(loaded, capsys):
 @pytest.mark.parametrize("variable,value,phrase", [
     ("SOURCES__SEGMENT__REGION", "mars", "Unknown Segment region 'mars'"),
     ("SOURCES__SEGMENT__MAX_CONCURRENCY", "lots", "max_concurrency"),
+    # zero is refused like a negative number, not replaced by the default
+    ("SOURCES__SEGMENT__MAX_CONCURRENCY", "0", "sources.segment.max_concurrency must be a positive whole number"),
+    ("SOURCES__SEGMENT__MAX_CONCURRENCY", "-1", "sources.segment.max_concurrency must be a positive whole number"),
+    ("SOURCES__SEGMENT__FULL_SNAPSHOT_EVERY", "0", "sources.segment.full_snapshot_every must be a positive whole"),
+    ("SOURCES__SEGMENT__REQUESTS_PER_MINUTE", "-5", "sources.segment.requests_per_minute must be a positive number"),
 ])
-def test_invalid_config_value(loaded, capsys, monkeypatch, variable, value, phrase):
-    emulator, options, run = loaded
+def test_invalid_config_value(loaded_once, capsys, monkeypatch, variable, value, phrase):
+    emulator, options, run = loaded_once
     before = dataset_fingerprint(options)
+    emulator.clear_requests()
     capsys.readouterr()
     monkeypatch.setenv(variable, value)
     assert_failed_cleanly(capsys, options, before, run(), cli.EXIT_USAGE, phrase)
+    assert emulator.requests == [], "rejected before any request"
 
 
 def test_destination_that_cannot_be_opened(loaded, capsys, tmp_path):
@@ -160,22 +167,6 @@ def test_invalid_run_flag(loaded_once, capsys, flags, phrase):
     emulator.clear_requests()
     capsys.readouterr()
     assert_failed_cleanly(capsys, options, before, run(*flags), cli.EXIT_USAGE, phrase)
-    assert emulator.requests == [], "rejected before any request"
-
-
-@pytest.mark.parametrize("variable,value,phrase", [
-    ("SOURCES__SEGMENT__MAX_CONCURRENCY", "0", "sources.segment.max_concurrency must be a positive whole number"),
-    ("SOURCES__SEGMENT__MAX_CONCURRENCY", "-1", "sources.segment.max_concurrency must be a positive whole number"),
-    ("SOURCES__SEGMENT__FULL_SNAPSHOT_EVERY", "0", "sources.segment.full_snapshot_every must be a positive whole"),
-    ("SOURCES__SEGMENT__REQUESTS_PER_MINUTE", "-5", "sources.segment.requests_per_minute must be a positive number"),
-])
-def test_zero_and_negative_config_values_are_refused_like_flags(loaded_once, capsys, monkeypatch, variable, value, phrase):
-    emulator, options, run = loaded_once
-    before = dataset_fingerprint(options)
-    emulator.clear_requests()
-    capsys.readouterr()
-    monkeypatch.setenv(variable, value)
-    assert_failed_cleanly(capsys, options, before, run(), cli.EXIT_USAGE, phrase)
     assert emulator.requests == [], "rejected before any request"
 
 
