@@ -14,7 +14,7 @@ from typing import List, Optional
 from segment_source.redaction import scrub
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL, EXIT_LOCKED = range(8)
-# a driver's message longer than this is cut at a sentence end, keeping its last sentences whole
+# a driver's message longer than this is cut at a sentence end, keeping its first sentences whole
 MAX_CAUSE_LENGTH = 400
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -41,9 +41,12 @@ def exit_code_for(exc: BaseException) -> int:
 
     from .lock import RunInProgress
 
-    usage = (ValueError, ReadOnlyViolation, ConfigurationException, UnknownDestinationModule,
-             InvalidDestinationReference, MissingDependencyException)
-    for cause in causes(exc):
+    chain = causes(exc)
+    configuration = (ConfigurationException, UnknownDestinationModule, InvalidDestinationReference,
+                     MissingDependencyException)
+    if any(isinstance(cause, configuration) for cause in chain):
+        return EXIT_USAGE  # something to configure or install, wherever it surfaced (e.g. opening a destination)
+    for cause in chain:
         if isinstance(cause, SegmentAuthError):
             return EXIT_AUTH
         if isinstance(cause, (SegmentAPIUnavailable, SegmentResponseError)):
@@ -52,7 +55,7 @@ def exit_code_for(exc: BaseException) -> int:
             return EXIT_DESTINATION
         if isinstance(cause, RunInProgress):
             return EXIT_LOCKED
-        if isinstance(cause, usage):
+        if isinstance(cause, (ValueError, ReadOnlyViolation)):
             return EXIT_USAGE
     if _is_destination_error(exc):
         return EXIT_DESTINATION
@@ -104,18 +107,19 @@ def _explained(exc: BaseException) -> Optional[str]:
 
 
 def cause_of(exc: BaseException) -> str:
-    """What a driver said, without dlt's wrapping around it: the innermost message, shortened whole."""
+    """What a driver said, without dlt's wrapping around it (which ends with the driver's message,
+    after 300 characters of advice): the innermost message, its first sentences whole."""
     return scrub(shortened(_one_line(causes(exc)[-1])))
 
 
 def shortened(text: str, limit: int = MAX_CAUSE_LENGTH) -> str:
-    """`text` if it is short enough, else as many of its last sentences as fit (the cause comes last in
-    the wrapped messages of drivers and dlt), else its first `limit` characters cut at a word."""
+    """`text` if it is short enough, else as many of its first sentences as fit (a driver says what went
+    wrong first, then its details), else its first `limit` characters cut at a word."""
     if len(text) <= limit:
         return text
     kept = ""
-    for sentence in reversed(SENTENCE_END.split(text)):
-        candidate = f"{sentence} {kept}".strip()
+    for sentence in SENTENCE_END.split(text):
+        candidate = f"{kept} {sentence}".strip()
         if len(candidate) > limit:
             break
         kept = candidate

@@ -9,17 +9,19 @@ hand (the README shows it), so it works on any SQL destination dlt loads into.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.destination import Destination
+from dlt.common.exceptions import MissingDependencyException
 
 from segment_source.endpoints import history_tables
 
-from .errors import NoHistory, UsageError
+from .errors import DestinationUnavailable, NoHistory, UsageError, cause_of
 from .history import Snapshot, previous_complete_snapshot, table_exists
 
 Result = Tuple[List[str], List[Sequence[Any]]]
@@ -56,9 +58,15 @@ def open_history(destination: Any, dataset_name: str, where: str) -> Iterator[Hi
     """The history in `dataset_name` of `destination`; NoHistory if no run ever completed there.
     `where` names the place in messages (a path, a bucket, a destination name)."""
     destination = Destination.from_reference(destination)
-    dataset = dlt.dataset(destination, dataset_name, schema=SCHEMA_NAME)
-    (schema,) = dataset.schemas
-    with dataset.sql_client as sql:
+    with ExitStack() as stack:
+        try:
+            dataset = dlt.dataset(destination, dataset_name, schema=SCHEMA_NAME)
+            (schema,) = dataset.schemas
+            sql = stack.enter_context(dataset.sql_client)
+        except (ConfigurationException, MissingDependencyException):
+            raise  # what to configure or install: a usage error
+        except Exception as exc:  # noqa: BLE001 - every driver raises its own kind
+            raise DestinationUnavailable(f"Cannot open the history at {where}: {cause_of(exc)}") from exc
         if not table_exists(sql, "snapshots"):
             raise NoHistory(
                 f"No history at {where}: no snapshot was ever loaded there. Check --destination,"

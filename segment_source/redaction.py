@@ -24,8 +24,9 @@ MIN_SECRET_LENGTH = 8
 # a Segment token is visible ASCII, nothing else: anything else was pasted along with it
 TOKEN_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
 # a configured value is a secret when its key says so (`access_token`, `password`, `credentials` as a connection
-# string, a webhook or base URL); `username`, `host` or `dataset_name` beside them are not
-SECRET_KEY = re.compile(r"token|secret|passw|credential|private_key|access_key|api_key|webhook|url|dsn", re.I)
+# string, a webhook URL); `username`, `host`, `bucket_url` or `dataset_name` beside them are not (a URL's
+# password is masked wherever it appears, registered or not)
+SECRET_KEY = re.compile(r"token|secret|passw|credential|private_key|access_key|api_key|webhook|dsn", re.I)
 PATTERNS = (
     re.compile(r"(?i)(\bbearer\s+)[^\s'\",;]+"),
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)"),  # scheme://user:password@host

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -227,3 +228,25 @@ def test_query_commands_leave_no_file_behind(history, tmp_path):
     assert ask("changes") == cli.EXIT_OK and ask("as-of", now()) == cli.EXIT_OK
     assert not Path(options.pipelines_dir).exists()
     assert dataset_fingerprint(options) == before
+
+
+def test_a_destination_that_cannot_be_opened_is_a_destination_error(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n")
+    assert cli.main(["changes", "--duckdb-path", str(notes)]) == cli.EXIT_DESTINATION
+    assert capsys.readouterr().err == (
+        f"segment-history: error: Cannot open the history at {notes} (dataset segment_config): IO Error: The file"
+        f' "{notes}" exists, but it is not a valid DuckDB database file!\n')
+    assert notes.read_text() == "not a database\n"
+
+
+@pytest.mark.parametrize("command", [["changes"], ["run"]], ids=["changes", "run"])
+def test_a_destination_without_credentials_is_a_configuration_error(command, tmp_path, capsys, monkeypatch):
+    for name in [name for name in os.environ if name.startswith("DESTINATION__POSTGRES__")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", TOKEN)
+    code = cli.main([*command, "--destination", "postgres", "--pipelines-dir", str(tmp_path / "pipelines")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE, err
+    assert "Missing 1 field(s) in configuration `PostgresClientConfiguration`: `credentials`" in err
+    assert len(err.splitlines()) == 1

@@ -259,20 +259,51 @@ def test_a_token_with_whitespace_or_control_characters_inside_is_refused_without
     assert table_rows(place[1]) == before
 
 
-def test_configured_secrets_are_scrubbed_from_errors_and_logs(start_emulator, tmp_path):
-    """A base URL kept in secrets.toml because its path carries a key: the API answers 404 there, and
-    neither the error nor the -v log lines show the key."""
+def test_a_url_password_is_scrubbed_from_errors_and_the_traceback(start_emulator, tmp_path, capsys, monkeypatch):
+    """A proxy's password in --base-url: the API refuses the request, and neither the error line nor the -v
+    traceback shows the password."""
     emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
-    secret_path = "gw/Zq81SecretGatewayKey"
-    directory = write_secrets(tmp_path, f'[sources.segment]\nbase_url = "{emulator.base_url}/{secret_path}"\n')
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", EMULATOR_TOKEN)
+    base_url = emulator.base_url.replace("http://", "http://proxy:Zq81ProxyPassword@")
 
-    done = run_in(directory, "-v", "run", *place_args(directory),
-                  env={"SEGMENT_ACCESS_TOKEN": EMULATOR_TOKEN, "RUNTIME__LOG_LEVEL": "DEBUG"})
+    code = cli.main(["-v", "run", "--base-url", base_url, *place_args(tmp_path)])
 
-    assert done.returncode == cli.EXIT_API, done.stderr
-    assert "answered HTTP 404" in done.stderr and "Traceback" in done.stderr
-    assert "Zq81SecretGatewayKey" not in done.stdout + done.stderr
-    assert "***" in done.stderr.splitlines()[0]
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_AUTH, err
+    assert "refused the access token" in err and "Traceback" in err
+    assert "Zq81ProxyPassword" not in out + err and "http://proxy:***@127.0.0.1" in err.splitlines()[0]
+
+
+def test_the_secret_settings_of_the_configuration_are_registered(tmp_path):
+    """secrets.toml and the environment: tokens, passwords, connection strings and webhook URLs are masked
+    in any message; the settings beside them (user names, hosts, bucket URLs) are not."""
+    directory = write_secrets(tmp_path, """
+[destination.postgres.credentials]
+username = "loader_user"
+password = "Zq81DatabasePassword"
+host = "warehouse.internal"
+
+[[sources.segment.workspaces]]
+access_token = "sgp_Zq81WorkspaceToken"
+
+[notifications]
+slack_webhook_url = "https://hooks.example/services/T0/B0/Zq81WebhookPath"
+""")
+    names = ["loader_user", "Zq81DatabasePassword", "warehouse.internal", "sgp_Zq81WorkspaceToken",
+             "https://hooks.example/services/T0/B0/Zq81WebhookPath", "postgresql://u:p@h/Zq81Dsn",
+             "file:///data/lake_bucket"]
+    script = ("from segment_source import redaction; redaction.register_configured_secrets();"
+              f" print(redaction.scrub({' | '.join(names)!r}))")
+    environment = {**os.environ, "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://u:p@h/Zq81Dsn",
+                   "DESTINATION__FILESYSTEM__BUCKET_URL": "file:///data/lake_bucket",
+                   "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+    done = subprocess.run([sys.executable, "-c", script], cwd=str(directory), env=environment,
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "loader_user | *** | warehouse.internal | *** | *** | *** | file:///data/lake_bucket")
 
 
 def test_secrets_registered_by_a_run_are_scrubbed_from_every_log_record(start_emulator, tmp_path, caplog, monkeypatch):
