@@ -18,6 +18,7 @@ from typing import Callable, List, Optional, Sequence
 
 from . import output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
+from .export.command import register as register_export
 from .runner import RunOptions, RunResult, history_mode, make_pipeline, run_snapshots
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL, EXIT_LOCKED = range(8)
@@ -90,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--workspace", default=None, help="workspace id")
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
+
+    register_export(commands)
 
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
     emulator.add_argument("--port", type=int, default=8765)
