@@ -56,7 +56,10 @@ def command_export_terraform(args: argparse.Namespace) -> int:
     from .api_json import json_files
     from .terraform import terraform_files
 
-    moment = queries.parse_moment(args.as_of)
+    try:
+        moment = queries.parse_moment(args.as_of)
+    except ValueError as exc:  # its message, not the ISO parser's it was raised from
+        raise ExportError(str(exc)) from None
     options = _run_options(args)
     if options.destination == "duckdb" and not os.path.isfile(options.duckdb_path):
         raise ExportError(f"No history at {options.duckdb_path}: pass --duckdb-path (or --destination) of a"
