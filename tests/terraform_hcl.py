@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Tuple
 
 import hcl2
 from hcl2 import SerializationOptions
@@ -127,7 +127,12 @@ def _blocks_of(file: str, kind: str, item: Dict[str, Any], labels: Tuple[str, ..
 
 
 def resources(folder: Path) -> List[Block]:
-    return [Block(b.file, b.kind, b.labels, evaluate(b.body)) for b in blocks(folder) if b.kind == "resource"]
+    return resources_of(blocks(folder))
+
+
+def resources_of(parsed: Iterable[Block]) -> List[Block]:
+    """The resource blocks, their attributes evaluated."""
+    return [Block(b.file, b.kind, b.labels, evaluate(b.body)) for b in parsed if b.kind == "resource"]
 
 
 # --- the provider schema --------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+import duckdb
 import pytest
 
 from segment_emulator import Emulator, generate_workspace
@@ -23,8 +24,8 @@ from pipelines import cli, queries
 from pipelines.export.resources import RESOURCES
 from pipelines.runner import RunOptions, make_pipeline, run_snapshot
 
-from .helpers import query
-from .terraform_hcl import (SCHEMA, JsonEncoded, Reference, Variable, blocks, parse, resources, schema_problems)
+from .terraform_hcl import (SCHEMA, Block, JsonEncoded, Reference, Variable, blocks, evaluate, parse, resources,
+                            resources_of, schema_problems)
 
 TOKEN = "test-token"
 MASK = "\u2022"
@@ -75,8 +76,9 @@ def exports(history):
     for name, moment in (("before", history["first"].started_at.isoformat()), ("now", "0m")):
         folder = history["root"] / f"export-{name}"
         assert export(history, folder, "--as-of", moment) == cli.EXIT_OK
+        parsed = list(blocks(folder))
         folders[name] = {"folder": folder, "moment": history["first"].started_at if name == "before" else None,
-                         "resources": resources(folder)}
+                         "blocks": parsed, "resources": resources_of(parsed)}
     return folders
 
 
@@ -97,7 +99,7 @@ def decoded(value: Any) -> Any:
 @pytest.mark.parametrize("which", ["before", "now"])
 def test_every_block_is_valid_for_the_provider(exports, which):
     folder = exports[which]["folder"]
-    kinds = Counter(block.kind for block in blocks(folder))
+    kinds = Counter(block.kind for block in exports[which]["blocks"])
     assert set(kinds) == {"terraform", "provider", "variable", "resource", "import"}
     problems = [p for r in exports[which]["resources"] for p in schema_problems(r.labels[0], r.body)]
     assert problems == []
@@ -127,11 +129,9 @@ def test_terraform_names_are_readable_unique_and_stable(history, exports, tmp_pa
 # --- what still exists gets an import block, what is gone does not ---------------------------------------------
 
 
-def import_blocks(folder: Path) -> Dict[str, str]:
-    from .terraform_hcl import evaluate
-
+def import_blocks(parsed: List[Block]) -> Dict[str, str]:
     found = {}
-    for block in blocks(folder):
+    for block in parsed:
         if block.kind == "import":
             body = block.body
             found[body["to"].strip("${}")] = evaluate(body["id"])
@@ -141,7 +141,7 @@ def import_blocks(folder: Path) -> Dict[str, str]:
 def test_import_blocks_only_for_what_exists_now_with_the_providers_id_format(history, exports):
     for which in ("before", "now"):
         folder = exports[which]["folder"]
-        imports = import_blocks(folder)
+        imports = import_blocks(exports[which]["blocks"])
         current = {spec.type: {str(r.get("id") or r["record_key"]): r for r in rows_at(history, spec.table, None)}
                    for spec in RESOURCES}
         for resource in exports[which]["resources"]:
@@ -170,7 +170,7 @@ def test_import_blocks_only_for_what_exists_now_with_the_providers_id_format(his
 def test_an_export_before_a_deletion_restores_the_deleted_resources_without_import_blocks(history, exports):
     deleted = history["deleted"]
     before = exports["before"]
-    imports = import_blocks(before["folder"])
+    imports = import_blocks(before["blocks"])
     destinations = rows_at(history, "destinations", history["first"].started_at)
     gone_destination = next(d for d in destinations if d["id"] == deleted["destination"])
     restored = [r for r in before["resources"] if r.labels[0] == "segment_destination"
@@ -189,7 +189,7 @@ def test_an_export_before_a_deletion_restores_the_deleted_resources_without_impo
 
 def test_an_export_as_of_now_holds_nothing_that_is_gone(history, exports):
     now = exports["now"]["resources"]
-    imports = import_blocks(exports["now"]["folder"])
+    imports = import_blocks(exports["now"]["blocks"])
     assert all(r.address in imports or r.labels[0] == "segment_source_warehouse_connection" for r in now)
     assert "Not in the workspace any more" not in "".join(
         p.read_text() for p in exports["now"]["folder"].glob("*.tf"))
@@ -209,7 +209,7 @@ def test_masked_values_become_sensitive_variables_and_write_keys_never_appear(hi
         assert MASK not in text and "<redacted>" not in text
         fingerprints = {k for row in rows_at(history, "sources", None) for k in json.loads(row["write_keys"])}
         assert fingerprints and not any(f in text or f.removeprefix("sha256:") in text for f in fingerprints)
-        declared = {b.labels[0]: b.body for b in blocks(folder) if b.kind == "variable"}
+        declared = {b.labels[0]: b.body for b in exports[which]["blocks"] if b.kind == "variable"}
         assert declared and all(body["sensitive"] is True for body in declared.values())
         used = {v.name for r in exports[which]["resources"] for v in variables_in(r.body)}
         assert used == set(declared), "every variable is used and every used one is declared"
@@ -258,7 +258,7 @@ def test_ids_export_one_deleted_destination_and_what_hangs_off_it(history, tmp_p
     assert kinds["segment_destination_filter"] >= 1 and kinds["segment_destination_subscription"] >= 1
     assert set(kinds) <= {"segment_destination", "segment_destination_filter", "segment_destination_subscription",
                           "segment_insert_function_instance"}
-    assert import_blocks(out) == {}, "it no longer exists: apply creates it"
+    assert import_blocks(list(blocks(out))) == {}, "it no longer exists: apply creates it"
     source_id = next(r for r in exported if r.labels[0] == "segment_destination").body["source_id"]
     assert isinstance(source_id, str), "its source is not exported: the id of the moment is written"
 
@@ -293,8 +293,11 @@ def test_json_format_writes_the_same_moment_as_api_request_bodies(history, expor
 
 def table_counts(history) -> Dict[str, int]:
     options = history["options"]
-    tables = query(options, "select table_name from information_schema.tables where table_schema = '{ds}'")
-    return {t[0]: query(options, f"select count(*) from {{ds}}.{t[0]}")[0][0] for t in tables}
+    with duckdb.connect(options.duckdb_path, read_only=True) as connection:
+        tables = connection.execute("select table_name from information_schema.tables where table_schema = ?",
+                                    [options.dataset_name]).fetchall()
+        return {t: connection.execute(f'select count(*) from "{options.dataset_name}"."{t}"').fetchone()[0]
+                for (t,) in tables}
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -345,8 +348,8 @@ def test_a_plan_over_the_providers_rule_limit_is_exported_whole_with_a_warning(t
     workspace = generate_workspace(seed=3, scale="tiny")
     plan = workspace.tracking_plans[0]
     template = workspace.rules[plan["id"]][0]
-    workspace.rules[plan["id"]] = [{**template, "type": "TRACK", "key": f"Event {n}", "version": 1}
-                                   for n in range(2001)]
+    workspace.rules[plan["id"]] = [{**template, "type": "TRACK", "key": f"Event {n}", "version": 1,
+                                    "jsonSchema": {"type": "object"}} for n in range(2001)]
     with Emulator(workspace, tokens={TOKEN: "owner"}) as emulator:
         options = RunOptions(access_token=TOKEN, base_url=emulator.base_url, duckdb_path=str(tmp_path / "h.duckdb"),
                              pipelines_dir=str(tmp_path / "pipelines"), pipeline_name="rules_limit",
@@ -361,4 +364,6 @@ def test_a_plan_over_the_providers_rule_limit_is_exported_whole_with_a_warning(t
     assert code == cli.EXIT_OK
     [exported] = [r for r in resources(out) if r.body["name"] == plan["name"]]
     assert len(exported.body["rules"]) == 2001, "nothing is left out"
+    assert schema_problems("segment_tracking_plan", exported.body) == [
+        f"segment_tracking_plan.rules has 2001 items, more than 2000"]
     assert f"warning: {exported.address}: rules has 2,001 items; the provider accepts at most 2,000" in err
