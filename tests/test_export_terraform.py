@@ -367,3 +367,15 @@ def test_a_plan_over_the_providers_rule_limit_is_exported_whole_with_a_warning(t
     assert schema_problems("segment_tracking_plan", exported.body) == [
         f"segment_tracking_plan.rules has 2001 items, more than 2000"]
     assert f"warning: {exported.address}: rules has 2,001 items; the provider accepts at most 2,000" in err
+
+
+def test_the_readmes_restore_commands_parse():
+    from pipelines.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Restore"):readme.index("## Destinations")]
+    commands = [line.split("#")[0].split() for line in section.splitlines()
+                if line.startswith("segment-history ")]
+    assert any(c[1:3] == ["export", "terraform"] for c in commands)
+    for command in commands:
+        build_parser().parse_args(command[1:])
