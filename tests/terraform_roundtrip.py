@@ -44,9 +44,10 @@ def snake_keys(value: Any) -> Any:
 
 
 def permissions_of(value: Any) -> List[Any]:
-    return sorted((p["roleId"], sorted((r["id"], r["type"], sorted((l["key"], l["value"]) for l in r.get("labels") or []))
-                                       for r in p.get("resources") or []))
-                  for p in js(value) or [])
+    def resource(r: Dict[str, Any]) -> Any:
+        return r["id"], r["type"], sorted((label["key"], label["value"]) for label in r.get("labels") or [])
+
+    return sorted((p["roleId"], sorted(resource(r) for r in p.get("resources") or [])) for p in js(value) or [])
 
 
 def hcl_permissions(value: Any) -> List[Any]:
@@ -174,8 +175,8 @@ TYPES: List[Tuple[str, str, Callable, Callable]] = [
     ("segment_profiles_warehouse", "profiles_warehouses",
      lambda r, rows: {"space": r["space_id"], "metadata": r["metadata_id"], "name": js(r["settings"]).get("name"),
                       "enabled": r["enabled"], "schema_name": r["schema_name"], "settings": masked(js(r["settings"]))},
-     lambda b: {"space": b["space_id"], "metadata": b["metadata_id"], "name": b.get("name"), "enabled": b.get("enabled"),
-                "schema_name": b.get("schema_name"), "settings": b["settings"]}),
+     lambda b: {"space": b["space_id"], "metadata": b["metadata_id"], "name": b.get("name"),
+                "enabled": b.get("enabled"), "schema_name": b.get("schema_name"), "settings": b["settings"]}),
 ]
 
 

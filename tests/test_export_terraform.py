@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 import duckdb
 import pytest
@@ -119,7 +119,6 @@ def test_terraform_names_are_readable_unique_and_stable(history, exports, tmp_pa
     names = [r.address for r in exports["before"]["resources"]]
     assert len(names) == len(set(names))
     assert all(name.split(".")[1].replace("_", "").isalnum() and name.split(".")[1].islower() for name in names)
-    assert "segment_tracking_plan.storefront_plan" in names or any("_plan" in n for n in names)
     again = tmp_path / "again"
     assert export(history, again, "--as-of", history["first"].started_at.isoformat()) == cli.EXIT_OK
     for path in exports["before"]["folder"].glob("*.tf"):
@@ -365,7 +364,7 @@ def test_a_plan_over_the_providers_rule_limit_is_exported_whole_with_a_warning(t
     [exported] = [r for r in resources(out) if r.body["name"] == plan["name"]]
     assert len(exported.body["rules"]) == 2001, "nothing is left out"
     assert schema_problems("segment_tracking_plan", exported.body) == [
-        f"segment_tracking_plan.rules has 2001 items, more than 2000"]
+        "segment_tracking_plan.rules has 2001 items, more than 2000"]
     assert f"warning: {exported.address}: rules has 2,001 items; the provider accepts at most 2,000" in err
 
 

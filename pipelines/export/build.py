@@ -17,7 +17,7 @@ from pipelines import queries
 from pipelines.history import plain_value, table_exists
 
 from .hcl import Ref, Var
-from .makers import ABSENT, Row, is_masked, snake
+from .makers import ABSENT, Row, snake
 from .resources import Check, TerraformResource, record_id, select
 
 
@@ -299,11 +299,3 @@ def _not_importable(exported: Exported) -> Optional[str]:
         return f"its import id {':'.join(parts)!r} does not split into {len(parts)} parts on ':'"
     return None
 
-
-def secrets_in(value: Any) -> bool:
-    """True when a masked value is still in `value` (the writers refuse to write one)."""
-    if isinstance(value, dict):
-        return any(secrets_in(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(secrets_in(item) for item in value)
-    return is_masked(value)

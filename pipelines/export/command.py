@@ -32,7 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                         " are replaced; others are left alone)")
     terraform.add_argument("--workspace", default=None, help="workspace id (needed when the history holds several)")
     terraform.add_argument("--resources", default=None,
-                           help=f"comma-separated types to export (default: all): {', '.join(s.file for s in RESOURCES)}")
+                           help="comma-separated types to export (default: all): "
+                                + ", ".join(spec.file for spec in RESOURCES))
     terraform.add_argument("--ids", default=None,
                            help="comma-separated ids: only these resources and what hangs off them")
     terraform.add_argument("--format", choices=["hcl", "json"], default="hcl",

@@ -2,8 +2,9 @@
 
 Values are Python data (str, int, float, bool, None, list, dict) plus four kinds of expression: `Ref` (an
 attribute of another resource, `segment_source.web.id`), `Var` (`var.name`), `Call` (a function call,
-`jsonencode({...})`) and `Identifier` (a bare name). Strings are escaped for HCL templates (`${` and `%{` are doubled), multi-line strings
-become heredocs, and `=` signs of consecutive one-line attributes are aligned as `terraform fmt` does.
+`jsonencode({...})`) and `Identifier` (a bare name). Strings are escaped for HCL templates (`${` and `%{` are
+doubled), multi-line attribute values (code, SQL) become heredocs, and the `=` signs of consecutive one-line
+attributes are aligned as `terraform fmt` does.
 
 Written by hand rather than with python-hcl2's `dumps`: that one takes expressions as HCL source text (so
 quoting, escaping and `jsonencode` arguments would be ours anyway) and re-parses each one, which took 18 s

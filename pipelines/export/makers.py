@@ -125,11 +125,6 @@ def encoded(field: str) -> Callable[[Dict[str, Any], Any], Any]:
     return lambda item, scope: None if item.get(field) is None else jsonencode(item[field])
 
 
-def children(table: str, parent_column: str, key: Callable[[Row], Any]) -> Callable[[Row, Any], list]:
-    """The rows of `table` whose `parent_column` is this resource's id, ordered by `key`."""
-    return lambda row, scope: sorted(scope.children(table, parent_column, row["id"]), key=key)
-
-
 def snake_object(value: Any) -> Any:
     """A Public API object with its field names as the provider spells its nested attributes."""
     if isinstance(value, dict):

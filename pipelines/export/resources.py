@@ -316,9 +316,6 @@ RESOURCES: List[TerraformResource] = [
         import_parts=("space_id", "id"), api=("POST", "/spaces/{space_id}/profiles-warehouses")),
 ]
 
-RESOURCES_BY_TYPE: Dict[str, TerraformResource] = {spec.type: spec for spec in RESOURCES}
-
-
 def select(names: Optional[List[str]]) -> List[TerraformResource]:
     """The resource types named (`segment_destination` or its file name `destinations`), all without names."""
     if not names:
