@@ -208,7 +208,7 @@ def warehouse_label(row: Row, scope: Any) -> Optional[str]:
 
 RESOURCES: List[TerraformResource] = [
     TerraformResource(
-        "segment_label", "labels", "labels", named("key", "value"),
+        "segment_label", "labels", "labels", lambda row, scope: f"{row['key']} {row['value']}",
         {"key": column("key"), "value": column("value"), "description": column("description", when_empty=ABSENT)},
         import_parts=("key", "value"), api=("POST", "/labels"),
         notes=("an empty description reads back as null",)),
