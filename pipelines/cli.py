@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
 
-    register_export(commands)
+    register_export(commands, _add_destination_options, _run_options)
 
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
     emulator.add_argument("--port", type=int, default=8765)

@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import dlt
 
@@ -18,9 +18,10 @@ from .files import write_files
 from .resources import RESOURCES
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    from pipelines.cli import _add_destination_options  # cli imports this module: only once it is loaded
-
+def register(commands: argparse._SubParsersAction, add_destination_options: Callable[[argparse.ArgumentParser], None],
+             run_options: Callable[[argparse.Namespace], Any]) -> None:
+    """Adds `export terraform` to the command line; `pipelines.cli` passes its destination options and how it
+    makes `RunOptions` of them (this module does not import the command line that imports it)."""
     export = commands.add_parser("export", help="write the workspace as of a moment for restoring it")
     kinds = export.add_subparsers(dest="export_kind", required=True)
     terraform = kinds.add_parser(
@@ -41,17 +42,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     terraform.add_argument("--region", choices=sorted(REGION_HOSTS), default=None,
                            help="the workspace's region; eu sets the provider's url (default: sources.segment.region,"
                                 " else us)")
-    _add_destination_options(terraform)
-    terraform.set_defaults(handler=command_export_terraform)
+    add_destination_options(terraform)
+    terraform.set_defaults(handler=lambda args: command_export_terraform(args, run_options(args)))
 
 
 def _names(text: Optional[str]) -> Optional[list]:
     return [name.strip() for name in text.split(",") if name.strip()] if text else None
 
 
-def command_export_terraform(args: argparse.Namespace) -> int:
+def command_export_terraform(args: argparse.Namespace, options: Any) -> int:
     from pipelines import queries
-    from pipelines.cli import EXIT_OK, _run_options
     from pipelines.runner import history_mode, make_pipeline
 
     from .api_json import json_files
@@ -61,7 +61,6 @@ def command_export_terraform(args: argparse.Namespace) -> int:
         moment = queries.parse_moment(args.as_of)
     except ValueError as exc:  # its message, not the ISO parser's it was raised from
         raise ExportError(str(exc)) from None
-    options = _run_options(args)
     if options.destination == "duckdb" and not os.path.isfile(options.duckdb_path):
         raise ExportError(f"No history at {options.duckdb_path}: pass --duckdb-path (or --destination) of a"
                           " segment-history dataset.")
@@ -73,7 +72,7 @@ def command_export_terraform(args: argparse.Namespace) -> int:
     texts = terraform_files(export, region) if args.format == "hcl" else json_files(export)
     write_files(Path(args.out), texts)
     print_summary(export, args.out, sorted(texts))
-    return EXIT_OK
+    return 0
 
 
 def print_summary(export: Export, out: str, files: list) -> None:
