@@ -266,6 +266,11 @@ class Emulator:
         with self._lock:
             self._scripted.append(_ScriptedFailure(path_prefix, kind, times, after_pages))
 
+    def clear_faults(self) -> None:
+        """Forget the faults `fail_next` scripted that were not served yet."""
+        with self._lock:
+            self._scripted.clear()
+
     # --- the request pipeline -------------------------------------------------------------------------------
 
     def respond(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
