@@ -1,8 +1,14 @@
 """The emulator's hostile-network faults over real HTTP: a proxy's HTML page, a request never answered, a body
-that trickles. Each is scripted per path (`fail_next`) or drawn at random for a path (`fault_kinds`)."""
+that trickles. Each is scripted per path (`fail_next`) or drawn at random for a path (`fault_kinds`), and
+`segment-history emulator` serves them for a user to see."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -10,6 +16,8 @@ import pytest
 import requests
 
 from segment_emulator import Emulator, Workspace
+
+from pipelines import cli
 
 from .emulator_http import OWNER_TOKEN, TOKENS, get
 
@@ -89,3 +97,55 @@ def test_impossible_fault_settings_are_refused(small: Workspace, kwargs):
 def test_fail_next_refuses_an_unknown_fault(small: Workspace):
     with pytest.raises(ValueError, match="slow-body"):
         Emulator(small, tokens=TOKENS).fail_next("/sources", status="slow")
+
+
+# --- `segment-history emulator` ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option, value, phrase", [
+    ("--fault-rate", "2", "2 is not at least 0 and at most 1"),
+    ("--fault-rate", "-0.5", "-0.5 is not at least 0 and at most 1"),
+    ("--latency-ms", "-1", "-1 is not at least 0"),
+    ("--rate-limit-rps", "0", "0 is not more than 0"),
+    ("--token", "", "the token must be a non-empty word"),
+    ("--token", "two words", "the token must be a non-empty word"),
+    ("--fault", "slow", "unknown fault 'slow'"),
+    ("--port", "70000", "not a port number"),
+])
+def test_emulator_command_refuses_impossible_values(capsys, option, value, phrase):
+    with pytest.raises(SystemExit) as exit_:
+        cli.build_parser().parse_args(["emulator", option, value])
+    assert exit_.value.code == cli.EXIT_USAGE
+    assert phrase in capsys.readouterr().err
+
+
+def test_emulator_command_on_a_port_in_use_says_so(capsys):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code = cli.main(["emulator", "--scale", "tiny", "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE, err
+    assert err.strip() == (f"segment-history: error: Cannot serve the emulator on port {port}:"
+                           " Address already in use. Choose another with --port (0 picks a free one).")
+
+
+def test_emulator_command_demonstrates_a_hang(tmp_path):
+    """`segment-history emulator --fault hang --fault-path /sources`, then a run against it: exit 4, in time."""
+    environment = {**os.environ, "SEGMENT_ACCESS_TOKEN": "demo", "SOURCES__SEGMENT__READ_TIMEOUT_SECONDS": "0.5"}
+    command = [sys.executable, "-m", "pipelines.cli"]
+    server = subprocess.Popen([*command, "emulator", "--scale", "tiny", "--port", "0", "--token", "demo",
+                               "--fault", "hang", "--fault-path", "/sources"],
+                              stdout=subprocess.PIPE, text=True, env=environment)
+    try:
+        banner = [server.stdout.readline() for _ in range(3)]
+        assert banner[1] == "Faults: 100% of requests to /sources fail with hang\n"
+        base_url = banner[0].split(" at ")[1].split(";")[0]
+        run = subprocess.run([*command, "run", "--base-url", base_url, "--duckdb-path", str(tmp_path / "h.duckdb"),
+                              "--pipelines-dir", str(tmp_path / "p"), "--progress", "none", "--resources", "sources"],
+                             capture_output=True, text=True, env=environment, timeout=120)
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == cli.EXIT_OK
+    assert run.returncode == cli.EXIT_API, run.stderr
+    assert run.stderr.strip() == (f"segment-history: error: The Segment API at {base_url} stopped answering:"
+                                  " GET /sources did not answer within 0.5 s (3 attempts).")
