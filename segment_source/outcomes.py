@@ -43,10 +43,6 @@ class Outcome:
         return replace(self, kind=self.then or Kind.PASSING_FAILURE, then=None,
                        reason=f"{self.reason} ({attempts} attempts)")
 
-    @property
-    def skips_table(self) -> bool:
-        return self.kind in (Kind.LASTING_GAP, Kind.PASSING_FAILURE, Kind.FATAL)
-
 
 OK = Outcome(Kind.OK)
 

@@ -40,7 +40,8 @@ def served(tmp_path_factory) -> Iterator[tuple]:
     folder = tmp_path_factory.mktemp("bad_answers")
     options = RunOptions(duckdb_path=str(folder / "history.duckdb"), pipelines_dir=str(folder / "pipelines"),
                          pipeline_name="bad_answers")
-    with Emulator(generate_workspace(seed=9, scale="tiny"), tokens={TOKEN: "owner"}, trickle_seconds=0.05) as emulator, \
+    workspace = generate_workspace(seed=9, scale="tiny")
+    with Emulator(workspace, tokens={TOKEN: "owner"}, trickle_seconds=0.05) as emulator, \
             pytest.MonkeyPatch.context() as environment:
         environment.setenv("SEGMENT_ACCESS_TOKEN", TOKEN)
 
@@ -155,7 +156,7 @@ def test_an_endpoint_that_stops_answering_ends_the_run_with_exit_4(loaded, short
 def test_one_bad_answer_is_retried(loaded, short_timeouts, capsys, fault):
     emulator, options, run = loaded
     emulator.fail_next("/destinations", status=fault, times=1)
-    code = finished_within(OUTER_LIMIT_SECONDS, run)
+    code = finished_within(OUTER_LIMIT_SECONDS, lambda: run("--resources", "destinations"))
     assert code == cli.EXIT_OK, capsys.readouterr().err
     assert [r.fault for r in emulator.requests if r.path == "/destinations"][-2:] == [f"scripted:{fault}", None]
 
