@@ -31,6 +31,7 @@ from segment_source.endpoints import (
     select_endpoints,
     tables as all_tables,
 )
+from segment_source.outcomes import Kind, kind_of_skip
 
 from . import change_runs, config, history
 from .errors import DestinationUnavailable, cause_of
@@ -38,13 +39,7 @@ from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 
-PERMISSION_STATUSES = ("HTTP 401", "HTTP 403", "HTTP 404")
 logger = logging.getLogger("segment_history")
-
-
-def is_permission_gap(reason: str) -> bool:
-    """A table the token, plan or enabled features do not let us read (also through its parent)."""
-    return any(status in reason for status in PERMISSION_STATUSES)
 
 
 @dataclass
@@ -76,16 +71,19 @@ class RunResult:
     started_at: datetime
     finished_at: datetime
     table_rows: Dict[str, int]
-    skipped: Dict[str, str]
+    skipped: Dict[str, str]  # table -> why it was skipped
     changes: int
     requests: Dict[str, Any] = field(default_factory=dict)
     mode: str = "full"
     full_reason: Optional[str] = None  # why a requested change-driven run read everything
+    skipped_kinds: Dict[str, str] = field(default_factory=dict)  # table -> its outcome's kind (`outcomes.Kind`)
 
     @property
     def partial(self) -> bool:
-        """True when a table could not be read for another reason than a permission gap."""
-        return any(not is_permission_gap(reason) for reason in self.skipped.values())
+        """True when a table could not be read for another reason than a lasting gap (a permission or a
+        feature the token or plan lacks)."""
+        return any(kind_of_skip(reason, self.skipped_kinds.get(table)) is not Kind.LASTING_GAP
+                   for table, reason in self.skipped.items())
 
 
 def make_pipeline(options: RunOptions) -> dlt.Pipeline:
@@ -236,7 +234,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
             source, workers=config.max_concurrency(options.max_concurrency),
             loader_file_format=_loader_file_format(pipeline),
         )
-    skipped = with_dependent_tables(report.skipped_tables())
+    skipped_outcomes = with_dependent_tables(report.skipped_tables())
+    skipped = {table: outcome.reason for table, outcome in skipped_outcomes.items()}
     discard_tables(pipeline, extract_info.loads_ids, skipped)
     run_id = extract_info.loads_ids[-1]
 
@@ -257,6 +256,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         requests={**report.request_stats.as_dict(), "rate_limit_wait_seconds": round(report.rate_limit_wait(), 2)},
         mode="changes" if change_plan is not None else "full",
         full_reason=report.full_reason if options.mode == "changes" else None,
+        skipped_kinds={table: outcome.kind.value for table, outcome in skipped_outcomes.items()},
     )
     # fix (interrupted runs): kept until the run's `snapshots` row is loaded; see `_record_interrupted_run`
     _save_pending_run(pipeline, result, complete)
@@ -335,6 +335,7 @@ SNAPSHOT_COLUMNS: TTableSchemaColumns = {
     "table_rows": {"data_type": "json"},
     "complete_tables": {"data_type": "json"},
     "skipped_tables": {"data_type": "json"},
+    "skipped_kinds": {"data_type": "json"},  # table -> outcome kind, what the change-driven window reads
     "requests": {"data_type": "json"},
 }
 
@@ -353,6 +354,7 @@ def _load_run_records(
         "table_rows": result.table_rows,
         "complete_tables": complete,
         "skipped_tables": result.skipped,
+        "skipped_kinds": result.skipped_kinds,
         "changes": result.changes,
         "requests": result.requests,
     }
