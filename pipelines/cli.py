@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Callable, List, Optional, Sequence
 
-from . import output, queries
+from . import diff, output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
 from .runner import RunOptions, RunResult, history_mode, make_pipeline, run_snapshots
 
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--workspace", default=None, help="workspace id")
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
+    _add_destination_options(diff.register(commands))
 
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
     emulator.add_argument("--port", type=int, default=8765)
