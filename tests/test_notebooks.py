@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,7 @@ NOTEBOOKS = ["workspace_overview", "change_history", "connections", "tracking_pl
 DATASET = "segment_config"
 MISSING_DATA_MESSAGE = "No history at"
 NO_HISTORY = "change_history (no history file)"
+NO_METRICS = "changes_and_metrics (a history without the metrics group)"
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,7 @@ def exports(demo_history, tmp_path_factory) -> Dict[str, Dict[str, Any]]:
     out_dir = tmp_path_factory.mktemp("html")
     jobs = {name: (name, demo_history) for name in NOTEBOOKS}
     jobs[NO_HISTORY] = ("change_history", out_dir / "nothing_here.duckdb")
+    jobs[NO_METRICS] = ("changes_and_metrics", without_metrics(demo_history, out_dir / "no_metrics.duckdb"))
     running = {}
     for job, (name, duckdb_path) in jobs.items():
         output = out_dir / f"{job}.html"
@@ -69,6 +72,15 @@ def exports(demo_history, tmp_path_factory) -> Dict[str, Dict[str, Any]]:
         html = output.read_text(encoding="utf-8") if output.exists() else ""
         results[job] = {"returncode": process.returncode, "stdout": stdout, "stderr": stderr, "html": html}
     return results
+
+
+def without_metrics(duckdb_path: Path, copy: Path) -> Path:
+    """The demo's history as a run without `--groups ...,metrics` leaves it."""
+    shutil.copy(duckdb_path, copy)
+    with duckdb.connect(str(copy)) as con:
+        for table in ("events_volume", "delivery_metrics"):
+            con.execute(f"DROP TABLE {DATASET}.{table}")
+    return copy
 
 
 def embedded_json(html: str, key: str) -> Any:
@@ -123,6 +135,14 @@ def test_notebooks_pass_marimo_check():
     result = subprocess.run([sys.executable, "-m", "marimo", "check", "--strict", *paths], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_correlation_notebook_without_metrics_says_how_to_get_them(exports):
+    result = exports[NO_METRICS]
+    assert result["returncode"] == 0, result["stderr"]
+    assert [f for f in cell_failures(result["html"]) if "ancestor-stopped" not in f] == []
+    outputs = json.dumps(embedded_json(result["html"], "session"))  # what the cells showed, not their code
+    assert "add the metrics group" in outputs and "events_volume" in outputs
 
 
 # --- what the notebooks compute, against SQL on the same file --------------------------------------------------
