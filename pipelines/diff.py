@@ -1,21 +1,25 @@
 """`segment-history diff FROM [TO]`: the net difference between the workspace at two moments.
 
 Read from the history tables alone (no API call, no local state): the rows of each history table as of FROM
-and as of TO (`queries.as_of`), paired by record key and compared field by field with the change log's own
-diff (`history.diff_versions`). It is a net difference: a resource removed and re-added in between with the
-same fields shows nothing, a field changed and changed back neither.
+and as of TO, paired by record key and compared field by field with the change log's own diff
+(`history.diff_versions`). It is a net difference: a resource removed and re-added in between with the same
+fields shows nothing, a field changed and changed back neither.
+
+With SCD2 history only the versions that differ are read: a version valid at both moments is the same row
+at both. Where every run appended its full snapshot (files), both snapshots are read (`queries.as_of`) and
+rows equal in both are dropped before their JSON is parsed.
 """
 
 from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from segment_source.endpoints import history_tables
 
 from . import output, queries
-from .history import Names, Snapshot, comparable_row, diff_versions, table_exists
+from .history import Names, Snapshot, comparable_row, diff_versions, fetch_dicts, is_bookkeeping, table_exists
 from .reading import History, open_history
 from .runner import RunOptions
 
@@ -67,23 +71,46 @@ def chosen_tables(values: Optional[Sequence[str]]) -> List[str]:
 
 def workspace_diff(history: History, start: datetime, end: datetime, tables: Sequence[str],
                    workspace: Optional[str] = None) -> List[List[Any]]:
-    """One row per resource added or removed and per field modified between `start` and `end`."""
+    """One row per resource added or removed and per field modified between `start` and `end` (later)."""
     changes: List[Dict[str, Any]] = []
     for workspace_id in _workspaces(history.sql, start, workspace):
         window = Snapshot(run_id="", workspace_id=workspace_id, boundary=end, previous=start, mode=history.mode)
         names = Names(history.sql, workspace_id, end, history.mode)
         for table in tables:
             if table_exists(history.sql, table):
-                old, new = (_state(history, table, moment, workspace_id) for moment in (start, end))
+                old, new = _versions(history, table, start, end, workspace_id)
                 changes += diff_versions(table, old, new, window, names)
     return [[change[column] for column in COLUMNS] for change in changes]
 
 
-def _state(history: History, table: str, moment: datetime, workspace_id: str) -> Dict[str, Dict[str, Any]]:
-    columns, rows = queries.as_of(history.sql, moment, table, workspace_id, history.mode)
+def _versions(history: History, table: str, start: datetime, end: datetime, workspace_id: str) -> Tuple[Dict, Dict]:
+    """The rows as of `start` and as of `end` that are not the same row at both, by record key."""
+    if history.mode == "snapshots":
+        old, new = (_as_of(history, table, moment, workspace_id) for moment in (start, end))
+        same = {key for key in set(old) & set(new) if _content(old[key]) == _content(new[key])}
+        old, new = ({k: row for k, row in rows.items() if k not in same} for rows in (old, new))
+    else:
+        select = f"SELECT * FROM {history.sql.make_qualified_table_name(table)} WHERE workspace_id = %s AND "
+        # valid at `start` and ended by `end`; valid at `end` and begun after `start`
+        old = _by_key(fetch_dicts(history.sql, select + "_dlt_valid_from <= %s AND _dlt_valid_to > %s"
+                                  " AND _dlt_valid_to <= %s", workspace_id, start, start, end))
+        new = _by_key(fetch_dicts(history.sql, select + "_dlt_valid_from > %s AND _dlt_valid_from <= %s"
+                                  " AND (_dlt_valid_to IS NULL OR _dlt_valid_to > %s)", workspace_id, start, end, end))
     json_columns = history.json_columns(table)
-    records = (dict(zip(columns, row)) for row in rows)
-    return {record["record_key"]: comparable_row(record, json_columns) for record in records}
+    return tuple({k: comparable_row(row, json_columns) for k, row in rows.items()} for rows in (old, new))
+
+
+def _as_of(history: History, table: str, moment: datetime, workspace_id: str) -> Dict[str, Dict[str, Any]]:
+    columns, rows = queries.as_of(history.sql, moment, table, workspace_id, history.mode)
+    return _by_key([dict(zip(columns, row)) for row in rows])
+
+
+def _by_key(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    return {row["record_key"]: row for row in rows}
+
+
+def _content(row: Dict[str, Any]) -> Dict[str, Any]:
+    return {column: value for column, value in row.items() if not is_bookkeeping(column)}
 
 
 def _workspaces(sql: Any, start: datetime, workspace: Optional[str]) -> List[str]:

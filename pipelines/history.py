@@ -127,11 +127,16 @@ def _by_key(rows: List[Dict[str, Any]], json_columns: set) -> Dict[str, Dict[str
     return {row["record_key"]: comparable_row(row, json_columns) for row in rows}
 
 
+def is_bookkeeping(column: str) -> bool:
+    """dlt's columns and the snapshot time: how a row was stored, not what the API said."""
+    return column.startswith("_dlt_") or column == "snapshot_at"
+
+
 def comparable_row(row: Dict[str, Any], json_columns: set) -> Dict[str, Any]:
     """The row as the API gave it: JSON columns parsed, dlt's bookkeeping columns dropped."""
     result = {}
     for column, value in row.items():
-        if column.startswith("_dlt_") or column == "snapshot_at":
+        if is_bookkeeping(column):
             continue
         if column in json_columns and isinstance(value, str):
             value = json.loads(value)
