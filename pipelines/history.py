@@ -244,7 +244,7 @@ class Names:
         parent = self._name(*named[0])
         own = own_name(row)
         if own is None and row.get("id"):
-            own = f"{table.rsplit('_', 1)[-1].rstrip('s')} {row['id']}"  # e.g. a function's version
+            own = f"{_noun(table.rsplit('_', 1)[-1]).lower()} {row['id']}"  # a function's `version 2x0j…`
         return f"{parent} › {own}" if own else parent
 
     def prefetch(self, table: str, rows: Iterable[Dict[str, Any]]) -> None:
