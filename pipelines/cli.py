@@ -16,8 +16,9 @@ import sys
 import time
 from typing import Callable, List, Optional, Sequence
 
-from . import diff, output, queries
+from . import output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
+from .diff import register as register_diff
 from .export.command import register as register_export
 from .runner import RunOptions, RunResult, history_mode, make_pipeline, run_snapshots
 
@@ -91,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--workspace", default=None, help="workspace id")
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
-    _add_destination_options(diff.register(commands))
 
     register_export(commands, _add_destination_options, _run_options)
+    register_diff(commands, _add_destination_options, _run_options)
 
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
     emulator.add_argument("--port", type=int, default=8765)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from segment_source.endpoints import history_tables
 
@@ -27,28 +27,28 @@ COLUMNS = ["resource_type", "resource_id", "resource_name", "change_kind", "fiel
            "workspace_id"]
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Adds the `diff` command; the caller adds the destination options every query command shares."""
-    parser = subparsers.add_parser("diff", help="what differs in the workspace between two moments")
+def register(commands: Any, add_destination_options: Callable[[argparse.ArgumentParser], None],
+             run_options: Callable[[argparse.Namespace], RunOptions]) -> None:
+    """Adds `diff` to the command line; `pipelines.cli` passes its destination options and how it makes
+    `RunOptions` of them (this module does not import the command line that imports it)."""
+    parser = commands.add_parser("diff", help="what differs in the workspace between two moments")
     parser.add_argument("start", metavar="FROM", help="ISO date or timestamp (UTC), or 7d / 12h / 30m ago")
     parser.add_argument("end", metavar="TO", nargs="?", default=None, help="as FROM (default: now)")
     parser.add_argument("--table", action="append", default=None,
                         help="a history table, e.g. destinations (repeat it, or separate with commas; default: all)")
     parser.add_argument("--workspace", default=None, help="workspace id")
     parser.add_argument("--output", choices=["table", "csv", "json", "markdown"], default="table")
-    parser.set_defaults(handler=command_diff)
-    return parser
+    add_destination_options(parser)
+    parser.set_defaults(handler=lambda args: command_diff(args, run_options(args)))
 
 
-def command_diff(args: argparse.Namespace) -> int:
+def command_diff(args: argparse.Namespace, options: RunOptions) -> int:
     now = datetime.now(timezone.utc)
     start = queries.parse_moment(args.start, now)
     end = queries.parse_moment(args.end, now) if args.end else now
     if start > end:
         raise ValueError(f"FROM ({_shown(start)}) is after TO ({_shown(end)}): give the earlier moment first.")
     tables = chosen_tables(args.table)
-    options = RunOptions(destination=args.destination, duckdb_path=args.duckdb_path, dataset_name=args.dataset_name,
-                         pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir)
     with open_history(options) as history:
         rows = workspace_diff(history, start, end, tables, args.workspace)
     if args.output == "table" and not rows:
