@@ -68,8 +68,8 @@ def _():
     (`audit_events`: what happened between snapshots, or before the first one).
 
     The metrics group is opt-in: `segment-history run --groups core,iam,engage,reverse_etl,privacy,metrics`
-    (`segment-history demo` reads it). Segment serves the last 7 days; every run merges them by day, so a
-    nightly schedule builds a longer series.
+    (`segment-history demo` reads the two tables used here). Segment serves the last 7 days; every run merges
+    them by day, so a nightly schedule builds a longer series.
     """)
     return
 

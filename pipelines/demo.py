@@ -1,8 +1,9 @@
 """`segment-history demo`: the whole product on the built-in emulator, with no token and no network.
 
 Starts the emulator in-process, takes a snapshot, changes the emulated workspace, snapshots again (as
-many times as asked), then prints the change log and commands to try next. The metrics group is read too,
-so that the notebook `changes_and_metrics` has event volumes and delivery figures to put beside the changes.
+many times as asked), then prints the change log and commands to try next. Two tables of the metrics group
+are read too (`NOTEBOOK_METRICS`), so that the notebook `changes_and_metrics` has event volumes and delivery
+figures to put beside the changes; the group's usage tables, which nothing in the demo shows, are not.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ DEMO_TOKEN = "demo-token"
 DEMO_DUCKDB = "segment_history_demo.duckdb"
 DEMO_PIPELINE = "segment_history_demo"
 MUTATIONS_PER_RUN = 6
+NOTEBOOK_METRICS = ("events_volume", "delivery_metrics")
 
 
 def _fresh_demo_destination(options: RunOptions) -> None:
@@ -35,7 +37,8 @@ def _fresh_demo_destination(options: RunOptions) -> None:
 def run_demo(duckdb_path: str, scale: str, seed: int, runs: int, pipelines_dir: Optional[str]) -> int:
     workspace = generate_workspace(seed=seed, scale=scale)
     options = RunOptions(access_token=DEMO_TOKEN, duckdb_path=duckdb_path, pipeline_name=DEMO_PIPELINE,
-                         pipelines_dir=pipelines_dir, groups=[*GROUPS_ON_BY_DEFAULT, "metrics"])
+                         pipelines_dir=pipelines_dir, groups=list(GROUPS_ON_BY_DEFAULT),
+                         resources=list(NOTEBOOK_METRICS))
     _fresh_demo_destination(options)
     with Emulator(workspace, tokens={DEMO_TOKEN: "owner"}) as emulator:
         options.base_url = emulator.base_url
