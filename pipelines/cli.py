@@ -18,6 +18,7 @@ from typing import Callable, List, Optional, Sequence
 
 from . import output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
+from .diff import register as register_diff
 from .export.command import register as register_export
 from .runner import RunOptions, RunResult, history_mode, make_pipeline, run_snapshots
 
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.set_defaults(handler=command_as_of)
 
     register_export(commands, _add_destination_options, _run_options)
+    register_diff(commands, _add_destination_options, _run_options)
 
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
     emulator.add_argument("--port", type=_port, default=8765, help="0 picks a free port (default: %(default)s)")
