@@ -14,12 +14,13 @@ import sys
 import time
 import traceback
 from dataclasses import replace
-from typing import Callable, ContextManager, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from segment_source import redaction
 
 from . import config, output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
+from .diff import register as register_diff
 from .errors import (  # noqa: F401 - the exit codes are part of this module's interface
     EXIT_API,
     EXIT_AUTH,
@@ -29,11 +30,11 @@ from .errors import (  # noqa: F401 - the exit codes are part of this module's i
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
-    NoHistory,
     exit_code_for,
     one_sentence,
 )
 from .export.command import register as register_export
+from .reading import open_history
 from .runner import RunOptions, RunResult, run_snapshots
 
 PROG = "segment-history"
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.set_defaults(handler=command_as_of)
 
     register_export(commands, _add_destination_options, _destination_options)
+    register_diff(commands, _add_destination_options, _destination_options)
 
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
     emulator.add_argument("--port", type=_port, default=8765, help="0 picks a free port (default: %(default)s)")
@@ -261,41 +263,26 @@ def command_resources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _history(args: argparse.Namespace) -> ContextManager[queries.History]:
-    """The history `changes` and `as-of` read, from the destination alone; they never create one."""
-    import dlt
-
-    if args.destination != "duckdb":
-        bucket = dlt.config.get("destination.filesystem.bucket_url") if args.destination == "filesystem" else None
-        where = f"{bucket or f'the {args.destination} destination'} (dataset {args.dataset_name})"
-        return queries.open_history(args.destination, args.dataset_name, where)
-    path = os.path.abspath(args.duckdb_path)
-    if not os.path.isfile(path):
-        raise NoHistory(f"No history at {path}: there is no such file. Check --duckdb-path.")
-    where = f"{path} (dataset {args.dataset_name})"
-    return queries.open_history(dlt.destinations.duckdb(path), args.dataset_name, where)
-
-
 def command_changes(args: argparse.Namespace) -> int:
     since = queries.parse_moment(args.since) if args.since else None
     if args.limit is not None:
         config.positive_whole_number(args.limit, "--limit")
     queries.check_resource_type(args.resource_type)
-    with _history(args) as history:
-        queries.check_workspace(history, args.workspace)
+    with open_history(_destination_options(args)) as history:
+        queries.check_workspace(history.sql, args.workspace, history.where)
         columns, rows = queries.change_log(history.sql, since, args.resource_type, args.actor, args.workspace,
                                            args.limit)
     if not rows and args.output == "table":
         print("No changes recorded in that window.")
         return EXIT_OK
-    print(output.render(columns, rows, args.output, queries.CHANGE_LOG_JSON_COLUMNS), end="")
+    print(output.render(columns, rows, args.output), end="")
     return EXIT_OK
 
 
 def command_as_of(args: argparse.Namespace) -> int:
     moment = queries.parse_moment(args.moment)
-    with _history(args) as history:
-        queries.check_workspace(history, args.workspace)
+    with open_history(_destination_options(args)) as history:
+        queries.check_workspace(history.sql, args.workspace, history.where)
         if args.table:
             columns, rows = queries.as_of(history.sql, moment, args.table, args.workspace, history.mode)
             json_columns = history.json_columns(args.table)

@@ -1,8 +1,8 @@
-"""Plain-text, CSV and JSON rendering of query results for the command line.
+"""Plain-text, CSV, JSON and Markdown rendering of query results for the command line.
 
-Values come from a workspace, so a table printed on a terminal shows control characters escaped (`\\x1b`,
-`\\r`, `\\t`): a resource name cannot move the cursor, recolour or rewrite the screen. CSV and JSON carry
-values exactly; JSON columns are JSON values there, not strings holding JSON.
+Values come from a workspace, so a table printed on a terminal (or pasted as Markdown) shows control
+characters escaped (`\\x1b`, `\\r`, `\\t`): a resource name cannot move the cursor, recolour or rewrite the
+screen. CSV and JSON carry values exactly; JSON columns are JSON values there, not strings holding JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ MAX_CELL = 60
 # characters that reorder how a terminal shows the text after them (bidirectional overrides and isolates)
 BIDI_CONTROLS = {*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
 NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+# backslash first; `<` and `&` so that a value is never read as HTML where the table is rendered
+MARKDOWN_ESCAPES = (("\\", "\\\\"), ("|", "\\|"), ("&", "&amp;"), ("<", "&lt;"))
 
 
 def printable(text: str) -> str:
@@ -87,11 +89,26 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def as_markdown(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table (for a pull request or a ticket): values in full, on one line."""
+    def cell(value: Any) -> str:
+        text = "" if value is None else value.isoformat() if isinstance(value, datetime) else _text(value)
+        text = printable(" ".join(text.split()))
+        for character, escaped in MARKDOWN_ESCAPES:
+            text = text.replace(character, escaped)
+        return text
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], output: str,
            json_columns: Collection[str] = ()) -> str:
     """The whole output, ending with its line end. `json_columns` hold JSON (as text or already parsed):
     JSON values in `json`, compact JSON text otherwise."""
     if output == "csv":
         return as_csv(columns, rows)
-    text = as_json(columns, rows, json_columns) if output == "json" else table(columns, rows)
-    return text + "\n"
+    if output == "json":
+        return as_json(columns, rows, json_columns) + "\n"
+    return {"table": table, "markdown": as_markdown}[output](columns, rows) + "\n"

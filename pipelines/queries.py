@@ -1,79 +1,29 @@
 """Read-side questions the command line answers: the change log, and the workspace as of a moment.
 
-Each question takes the SQL client of a history opened with `open_history`, which reads the destination
-alone (no dlt working directory, so a fresh machine or a deleted `~/.dlt` answers the same) and never
-creates anything there. Each function returns (columns, rows). The SQL is the same a user would write by
+Each question takes the SQL client of a history opened with `reading.open_history`, which reads the
+destination alone. Each function returns (columns, rows). The SQL is the same a user would write by
 hand (the README shows it), so it works on any SQL destination dlt loads into.
 """
 
 from __future__ import annotations
 
 import re
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
-
-import dlt
-from dlt.common.configuration.exceptions import ConfigurationException
-from dlt.common.destination import Destination
-from dlt.common.exceptions import MissingDependencyException
+from typing import Any, List, Optional, Sequence, Tuple
 
 from segment_source.endpoints import history_tables
 
-from .errors import DestinationUnavailable, NoHistory, UsageError, cause_of
+from .errors import UsageError
 from .history import Snapshot, previous_complete_snapshot, table_exists
 
 Result = Tuple[List[str], List[Sequence[Any]]]
 
-# the dlt schema the source's tables (and the run's own `snapshots` and `config_changes`) are loaded with
-SCHEMA_NAME = "segment"
 CHANGE_LOG_COLUMNS = [
     "observed_at", "resource_type", "resource_id", "resource_name", "change_kind",
     "field_path", "old_value", "new_value", "actor", "actor_email", "audit_event_type", "audit_event_id",
     "workspace_id",
 ]
-# JSON text by definition (`null`, `"text"`, `{...}`): a JSON output carries the values they encode
-CHANGE_LOG_JSON_COLUMNS = {"old_value", "new_value"}
 RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
-
-
-@dataclass
-class History:
-    sql: Any
-    mode: str  # "scd2", or "snapshots" where every run appended its full snapshot (files)
-    schema: dlt.Schema
-    where: str
-
-    def json_columns(self, table: str) -> Set[str]:
-        columns = self.schema.tables.get(table, {}).get("columns", {})
-        return {name for name, column in columns.items() if column.get("data_type") == "json"}
-
-    def workspaces(self) -> List[str]:
-        return _workspaces(self.sql, None)
-
-
-@contextmanager
-def open_history(destination: Any, dataset_name: str, where: str) -> Iterator[History]:
-    """The history in `dataset_name` of `destination`; NoHistory if no run ever completed there.
-    `where` names the place in messages (a path, a bucket, a destination name)."""
-    destination = Destination.from_reference(destination)
-    with ExitStack() as stack:
-        try:
-            dataset = dlt.dataset(destination, dataset_name, schema=SCHEMA_NAME)
-            (schema,) = dataset.schemas
-            sql = stack.enter_context(dataset.sql_client)
-        except (ConfigurationException, MissingDependencyException):
-            raise  # what to configure or install: a usage error
-        except Exception as exc:  # noqa: BLE001 - every driver raises its own kind
-            raise DestinationUnavailable(f"Cannot open the history at {where}: {cause_of(exc)}") from exc
-        if not table_exists(sql, "snapshots"):
-            raise NoHistory(
-                f"No history at {where}: no snapshot was ever loaded there. Check --destination,"
-                " --duckdb-path and --dataset-name (and run `segment-history run` first)."
-            )
-        merges = destination.capabilities().supported_merge_strategies or []
-        yield History(sql, "scd2" if "scd2" in merges else "snapshots", schema, where)
 
 
 def parse_moment(text: str, now: Optional[datetime] = None) -> datetime:
@@ -102,12 +52,11 @@ def check_resource_type(resource_type: Optional[str]) -> None:
         )
 
 
-def check_workspace(history: History, workspace: Optional[str]) -> None:
-    if workspace is not None and workspace not in history.workspaces():
-        raise UsageError(
-            f"No workspace {workspace!r} in the history at {history.where};"
-            f" it holds: {', '.join(sorted(history.workspaces()))}."
-        )
+def check_workspace(sql: Any, workspace: Optional[str], where: str) -> None:
+    """`workspace` must be one the history at `where` holds."""
+    known = _workspaces(sql, None)
+    if workspace is not None and workspace not in known:
+        raise UsageError(f"No workspace {workspace!r} in the history at {where}; it holds: {', '.join(sorted(known))}.")
 
 
 def change_log(

@@ -113,7 +113,7 @@ def test_filesystem_history_is_read_from_the_bucket_alone(start_emulator, tmp_pa
     assert cli.main(["changes", "--output", "json", *place]) == cli.EXIT_OK
     changes = json.loads(capsys.readouterr().out)
     assert {(c["resource_type"], c["field_path"], c["new_value"]) for c in changes} >= {
-        ("sources", "name", "Renamed in the lake")}
+        ("sources", "name", '"Renamed in the lake"')}
     assert cli.main(["as-of", now(), "--output", "json", *place]) == cli.EXIT_OK
     counts = {row["table"]: row["rows"] for row in json.loads(capsys.readouterr().out)}
     assert counts["sources"] == len(workspace.sources) and counts["workspace"] == 1
@@ -168,7 +168,7 @@ def test_json_output_carries_json_columns_as_json(history, capsys):
 
     assert ask("changes", "--resource-type", "sources", "--output", "json") == cli.EXIT_OK
     renamed = [c for c in json.loads(capsys.readouterr().out) if c["field_path"] == "name"]
-    assert [c["new_value"] for c in renamed] == [HOSTILE_NAME], "old_value/new_value are the JSON they hold"
+    assert [json.loads(c["new_value"]) for c in renamed] == [HOSTILE_NAME], "new_value is JSON text"
 
 
 def test_as_of_a_table_with_no_rows_says_so(history, capsys):
