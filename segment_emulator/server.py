@@ -3,7 +3,8 @@
 A request goes through, in order: latency, method (405), auth (401), global rate limit (429), scripted or
 random fault, route (404), role permission (401), plan feature (403 or as configured), alpha enablement (403),
 `Accept` version (415), per-endpoint rate limit (429), handler (200/404/422). `Emulator.respond` is that
-pipeline as a plain function; `_Handler` only moves bytes.
+pipeline as a plain function; `_Handler` only moves bytes. The Tracking API's two paths (`tracking.PATHS`)
+skip it: `tracking` answers them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .pagination import LAST_PAGE_NEXT_MODES
 from .ratelimit import FixedWindowLimiter, WindowState
 from .permissions import FEATURE_NAMES, FEATURE_STATUSES, OWNER, Access, check_features, resolve_roles
 from .routes import ROUTES, Call, Route, find_route
+from .tracking import TrackingApi, is_tracking_path
 from .versions import media_type, negotiate
 from .workspace import Workspace
 
@@ -126,6 +128,7 @@ class Emulator:
         if region not in REGIONS:
             raise ValueError(f"region must be one of {', '.join(REGIONS)}")
         self.workspace = workspace
+        self.tracking = TrackingApi(workspace)  # POST /v1/batch and /v1/track: alerts sent as events
         self.tokens = dict(tokens if tokens is not None else {"test-token": OWNER})
         self.roles = resolve_roles(roles)
         unknown_roles = set(self.tokens.values()) - set(self.roles)
@@ -227,7 +230,7 @@ class Emulator:
 
     # --- the request pipeline -------------------------------------------------------------------------------
 
-    def respond(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+    def respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes = b"") -> Reply:
         """Answer one request; also records it in `requests`."""
         started = time.time()
         if self.latency_ms:
@@ -235,7 +238,10 @@ class Emulator:
         parts = urlsplit(target)
         path, query = parts.path or "/", parse_qs(parts.query, keep_blank_values=True)
         try:
-            reply = self._answer(method, path, query, headers)
+            if is_tracking_path(path):
+                reply = self._tracking_reply(method, path, headers, body)
+            else:
+                reply = self._answer(method, path, query, headers)
         except ApiError as error:
             reply = _error_reply(error)
         self._after(path, reply)
@@ -273,6 +279,10 @@ class Emulator:
         if fault:  # truncate: a 200 whose JSON stops halfway
             reply.body, reply.fault = reply.body[: max(len(reply.body) // 2, 1)], fault[1]
         return reply
+
+    def _tracking_reply(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        status, payload = self.tracking.answer(method, path, headers, body)
+        return Reply(status, _json_bytes(payload))
 
     def _authenticate(self, authorization: str | None) -> tuple[str, str]:
         scheme, _, token = (authorization or "").partition(" ")
@@ -364,8 +374,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def _serve(self) -> None:
-        self._discard_request_body()
-        reply = self.server.emulator.respond(self.command, self.path, self.headers)
+        body = self._request_body()
+        reply = self.server.emulator.respond(self.command, self.path, self.headers, body)
         if reply.body is None:
             self.close_connection = True
             return
@@ -381,10 +391,9 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
-    def _discard_request_body(self) -> None:
+    def _request_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > 0:
-            self.rfile.read(length)
+        return self.rfile.read(length) if length > 0 else b""
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
