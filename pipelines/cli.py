@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Callable, List, Optional, Sequence
 
-from . import output, queries
+from . import notify, output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
 from .runner import RunOptions, RunResult, history_mode, make_pipeline, run_snapshots
 
@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
 
+    notify.register(commands, _add_destination_options)
+
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
     emulator.add_argument("--port", type=int, default=8765)
     emulator.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
@@ -140,7 +142,8 @@ def print_run_summary(result: RunResult, seconds: float) -> None:
         print(f"skipped {table}: {reason} (nothing in {table} was retired)", file=sys.stderr)
 
 
-def run_summary_json(results: Sequence[RunResult], seconds: float) -> str:
+def run_summary_json(results: Sequence[RunResult], seconds: float,
+                     notifications: Optional[notify.NotifyReport] = None) -> str:
     return json.dumps({
         "status": "partial" if any(r.partial for r in results) else "ok",
         "seconds": round(seconds, 2),
@@ -149,17 +152,20 @@ def run_summary_json(results: Sequence[RunResult], seconds: float) -> str:
             "started_at": r.started_at.isoformat(), "finished_at": r.finished_at.isoformat(),
             "table_rows": r.table_rows, "skipped_tables": r.skipped, "changes": r.changes, "requests": r.requests,
         } for r in results],
+        "notifications": notifications.as_json() if notifications else None,
     }, indent=2)
 
 
 def command_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     results = run_snapshots(_run_options(args))
+    notifications = notify.notify_after_runs(_run_options(args), [result.run_id for result in results])
     if args.json:
-        print(run_summary_json(results, time.monotonic() - started))
+        print(run_summary_json(results, time.monotonic() - started, notifications))
     else:
         for result in results:
             print_run_summary(result, time.monotonic() - started)
+    notify.print_report(notifications, to_stdout=not args.json)
     return EXIT_PARTIAL if any(result.partial for result in results) else EXIT_OK
 
 

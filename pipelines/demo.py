@@ -13,6 +13,7 @@ from typing import Optional
 from segment_emulator import Emulator, generate_workspace
 
 from . import output, queries
+from .notify import SegmentSink, notify_after_runs
 from .runner import RunOptions, make_pipeline, run_snapshot
 
 DEMO_TOKEN = "demo-token"
@@ -36,6 +37,7 @@ def run_demo(duckdb_path: str, scale: str, seed: int, runs: int, pipelines_dir: 
     _fresh_demo_destination(options)
     with Emulator(workspace, tokens={DEMO_TOKEN: "owner"}) as emulator:
         options.base_url = emulator.base_url
+        alerts = SegmentSink(_a_write_key(workspace), emulator.base_url)
         print(f"Segment API emulator ({scale} workspace) at {emulator.base_url}")
         for run in range(1, runs + 1):
             if run > 1:
@@ -44,6 +46,7 @@ def run_demo(duckdb_path: str, scale: str, seed: int, runs: int, pipelines_dir: 
                 time.sleep(0.01)
             started = time.monotonic()
             result = run_snapshot(options)
+            notify_after_runs(options, [result.run_id], [alerts])
             print(f"Snapshot {run}/{runs}: {sum(result.table_rows.values())} rows in"
                   f" {len(result.table_rows)} tables, {result.changes} changes,"
                   f" {result.requests.get('requests', 0)} requests, {time.monotonic() - started:.1f}s")
@@ -54,7 +57,12 @@ History is in {os.path.abspath(duckdb_path)} (dataset {options.dataset_name}). T
   segment-history as-of 1h --duckdb-path {duckdb_path} --table sources
   python -c "import duckdb; duckdb.connect('{duckdb_path}').sql('select resource_type, change_kind, count(*) from {options.dataset_name}.config_changes group by all').show()"
 """)
+    print(f"{len(emulator.tracking.received)} alerts delivered to the emulated Tracking API")
     return 0
+
+
+def _a_write_key(workspace) -> str:
+    return next(key for source in workspace.sources for key in source.get("writeKeys") or [])
 
 
 def _print_change_log(options: RunOptions) -> None:

@@ -1,0 +1,95 @@
+"""What the notification tests share: the command line pointed at an emulator, sinks configured through
+dlt's environment variables, and the change rows read back from the history."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Dict, List, Optional, Sequence
+
+import pytest
+
+from segment_emulator import Emulator, Workspace
+
+from pipelines import cli
+from pipelines.runner import RunOptions
+
+from .helpers import query
+
+TOKEN = "test-token"
+CHANGE_COLUMNS = ("run_id", "workspace_id", "observed_at", "resource_type", "resource_id", "resource_name",
+                  "change_kind", "field_path", "old_value", "new_value", "actor", "actor_email", "audit_event_id",
+                  "audit_event_type")
+
+
+def write_key(workspace: Workspace) -> str:
+    return next(key for source in workspace.sources for key in source.get("writeKeys") or [])
+
+
+def expected_message_id(row: Dict[str, Any]) -> str:
+    """docs/alerts.md: sha256 of run id, resource type, resource id, field path ('' if none) and change kind,
+    joined by the unit separator, in hex."""
+    parts = [row["run_id"], row["resource_type"], row["resource_id"], row["field_path"] or "", row["change_kind"]]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+class Cli:
+    """`segment-history` against one emulator and one DuckDB file, as a user would run it."""
+
+    def __init__(self, emulator: Emulator, options: RunOptions, capsys: Any, extra: Sequence[str] = ()) -> None:
+        self.emulator, self.options, self.capsys = emulator, options, capsys
+        self.place = ["--duckdb-path", options.duckdb_path, "--pipelines-dir", options.pipelines_dir,
+                      "--pipeline-name", options.pipeline_name, *extra]
+        self.out = self.err = ""
+
+    def run(self, *args: str) -> int:
+        return self._main(["run", "--base-url", self.emulator.base_url, "--progress", "none", "--groups", "core",
+                           *self.place, *args])
+
+    def notify(self, *args: str) -> int:
+        return self._main(["notify", *self.place, *args])
+
+    def run_json(self) -> Dict[str, Any]:
+        assert self.run("--json") == cli.EXIT_OK
+        return json.loads(self.out)
+
+    def _main(self, argv: List[str]) -> int:
+        self.capsys.readouterr()
+        code = cli.main(argv)
+        captured = self.capsys.readouterr()
+        self.out, self.err = captured.out, captured.err
+        return code
+
+    def warnings(self) -> List[str]:
+        return [line for line in self.err.splitlines() if line.startswith("segment-history: warning:")]
+
+    def changes(self, run_id: Optional[str] = None) -> List[Dict[str, Any]]:
+        """config_changes rows (of one run, or all), as dicts."""
+        sql = f"select {', '.join(CHANGE_COLUMNS)} from {{ds}}.config_changes"
+        rows = query(self.options, sql + (" where run_id = ?" if run_id else ""), *([run_id] if run_id else []))
+        return [dict(zip(CHANGE_COLUMNS, row)) for row in rows]
+
+    def latest_run_id(self) -> str:
+        return query(self.options, "select max(run_id) from {ds}.snapshots")[0][0]
+
+    def notifications(self, sink: str) -> Dict[str, Dict[str, Any]]:
+        columns = ["change_id", "delivered", "attempts", "last_status", "last_error", "run_id", "delivered_at"]
+        rows = query(self.options, f"select {', '.join(columns)} from {{ds}}.notifications where sink = ?", sink)
+        return {row[0]: dict(zip(columns, row)) for row in rows}
+
+
+@pytest.fixture
+def notify_env(monkeypatch):
+    """Sets `[notify.<sink>]` settings as environment variables (lists and tables as JSON, dlt's way)."""
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("NOTIFY__BACKOFF_SECONDS", "0.01")  # shared by every sink: tests retry fast
+
+    def configure(sink: str, **settings: Any) -> None:
+        for name, value in settings.items():
+            variable = f"NOTIFY__{sink.upper()}__{name.upper()}"
+            if value is None:
+                monkeypatch.delenv(variable, raising=False)
+            else:
+                monkeypatch.setenv(variable, value if isinstance(value, str) else json.dumps(value))
+
+    return configure
