@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import pytest
 
 from segment_emulator import Emulator, Workspace
 
 from pipelines import cli
-from pipelines.runner import RunOptions
-
-from .helpers import query
+from pipelines.history import fetch_dicts
+from pipelines.runner import RunOptions, make_pipeline
 
 TOKEN = "test-token"
 CHANGE_COLUMNS = ("run_id", "workspace_id", "observed_at", "resource_type", "resource_id", "resource_name",
@@ -36,10 +35,11 @@ def expected_message_id(row: Dict[str, Any]) -> str:
 class Cli:
     """`segment-history` against one emulator and one DuckDB file, as a user would run it."""
 
-    def __init__(self, emulator: Emulator, options: RunOptions, capsys: Any, extra: Sequence[str] = ()) -> None:
+    def __init__(self, emulator: Emulator, options: RunOptions, capsys: Any) -> None:
         self.emulator, self.options, self.capsys = emulator, options, capsys
-        self.place = ["--duckdb-path", options.duckdb_path, "--pipelines-dir", options.pipelines_dir,
-                      "--pipeline-name", options.pipeline_name, *extra]
+        self.place = ["--destination", options.destination, "--duckdb-path", options.duckdb_path,
+                      "--dataset-name", options.dataset_name, "--pipelines-dir", options.pipelines_dir,
+                      "--pipeline-name", options.pipeline_name]
         self.out = self.err = ""
 
     def run(self, *args: str) -> int:
@@ -63,19 +63,23 @@ class Cli:
     def warnings(self) -> List[str]:
         return [line for line in self.err.splitlines() if line.startswith("segment-history: warning:")]
 
+    def query(self, sql: str, *args: Any) -> List[Dict[str, Any]]:
+        """Rows as dicts, read through the destination's own client; `{table}` names a table of the dataset."""
+        with make_pipeline(self.options).sql_client() as client:
+            return fetch_dicts(client, sql.replace("{ds}.", client.fully_qualified_dataset_name() + "."), *args)
+
     def changes(self, run_id: Optional[str] = None) -> List[Dict[str, Any]]:
-        """config_changes rows (of one run, or all), as dicts."""
+        """config_changes rows (of one run, or all)."""
         sql = f"select {', '.join(CHANGE_COLUMNS)} from {{ds}}.config_changes"
-        rows = query(self.options, sql + (" where run_id = ?" if run_id else ""), *([run_id] if run_id else []))
-        return [dict(zip(CHANGE_COLUMNS, row)) for row in rows]
+        return self.query(sql + (" where run_id = %s" if run_id else ""), *([run_id] if run_id else []))
 
     def latest_run_id(self) -> str:
-        return query(self.options, "select max(run_id) from {ds}.snapshots")[0][0]
+        return self.query("select max(run_id) as run_id from {ds}.snapshots")[0]["run_id"]
 
     def notifications(self, sink: str) -> Dict[str, Dict[str, Any]]:
-        columns = ["change_id", "delivered", "attempts", "last_status", "last_error", "run_id", "delivered_at"]
-        rows = query(self.options, f"select {', '.join(columns)} from {{ds}}.notifications where sink = ?", sink)
-        return {row[0]: dict(zip(columns, row)) for row in rows}
+        """change_id -> the sink's row in `notifications`."""
+        rows = self.query("select * from {ds}.notifications where sink = %s", sink)
+        return {row["change_id"]: row for row in rows}
 
 
 @pytest.fixture

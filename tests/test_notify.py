@@ -3,7 +3,7 @@ which serves both the Public API the snapshot reads and the Tracking API the ale
 
 from __future__ import annotations
 
-import json
+import uuid
 from datetime import timezone
 
 import pytest
@@ -17,7 +17,7 @@ from segment_emulator.tracking import PATHS as TRACKING_PATHS
 
 from .helpers import query
 from .notify_setup import Cli, expected_message_id, notify_env, write_key  # noqa: F401 - notify_env: fixture
-from .postgres import free_port
+from .postgres import free_port, postgres_dsn  # noqa: F401 - postgres_dsn: fixture
 
 
 @pytest.fixture
@@ -183,8 +183,12 @@ def test_notify_works_on_a_machine_that_holds_only_the_destination(tiny, notify_
     notify_env("segment", endpoint=emulator.base_url)
     fresh = Cli(emulator, app.options, app.capsys)
     fresh.place[fresh.place.index("--pipelines-dir") + 1] = str(tmp_path / "elsewhere")
-    assert fresh.notify() == cli.EXIT_OK
+    assert fresh.notify() == cli.EXIT_OK and fresh.notify() == cli.EXIT_OK
     assert len(events_of(emulator)) == len(app.changes(app.latest_run_id()))
+    assert {r["delivered"] for r in app.notifications("segment").values()} == {True}
+    schemas = query(app.options, "select distinct schema_name from {ds}._dlt_version")
+    assert schemas == [("segment",)], "the notifications went into the history's own schema"
+    assert app.run() == cli.EXIT_OK and app.warnings() == [], "the usual machine goes on as before"
 
 
 def test_notify_without_a_sink_says_how_to_configure_one(tiny, notify_env):
@@ -208,3 +212,32 @@ def test_the_demo_ends_with_the_alerts_the_emulated_tracking_api_received(tmp_pa
     last = capsys.readouterr().out.strip().splitlines()[-1]
     changes = query(RunOptions(duckdb_path=str(path)), "select count(*) from {ds}.config_changes")[0][0]
     assert changes > 0 and last == f"{changes} alerts delivered to the emulated Tracking API"
+
+
+def test_exactly_once_on_postgres(start_emulator, options_for, capsys, notify_env, postgres_dsn, monkeypatch):
+    """The same queue, deliver, record cycle with the `notifications` table in PostgreSQL."""
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
+    workspace = generate_workspace(seed=5, scale="tiny")
+    emulator = start_emulator(workspace)
+    options = options_for(emulator, destination="postgres", pipeline_name="pg_notify",
+                          dataset_name=f"notify_{uuid.uuid4().hex[:8]}")
+    app = Cli(emulator, options, capsys)
+    notify_env("segment", write_key=write_key(workspace), endpoint=f"http://127.0.0.1:{free_port()}",
+               labels=["environment:prod"])
+    assert app.run() == cli.EXIT_OK
+    source = next(s for s in workspace.sources if {"key": "environment", "value": "prod"} in
+                  [{"key": label["key"], "value": label["value"]} for label in s["labels"]])
+    workspace.apply("disable_destination",
+                    destination_id=next(d["id"] for d in workspace.destinations if d["sourceId"] == source["id"]))
+    workspace.apply("rename_source", source_id=source["id"])
+    assert app.run() == cli.EXIT_OK and len(app.warnings()) == 1
+    rows = app.changes(app.latest_run_id())
+    assert len(rows) >= 2 and all(not r["delivered"] for r in app.notifications("segment").values())
+
+    notify_env("segment", endpoint=emulator.base_url)
+    assert app.notify() == cli.EXIT_OK
+    assert sorted(e["messageId"] for e in events_of(emulator)) == sorted(expected_message_id(r) for r in rows)
+    assert app.run() == cli.EXIT_OK and app.notify() == cli.EXIT_OK
+    assert len(events_of(emulator)) == len(rows)
+    recorded = app.notifications("segment")
+    assert {(r["delivered"], r["attempts"]) for r in recorded.values()} == {(True, 4)}
