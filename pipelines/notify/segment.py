@@ -11,8 +11,8 @@
   of a configuration change is the workspace; the person is in `properties.actor`/`actor_email`. Segment
   silently drops an event with neither id, and an employee's id as `userId` would merge with a customer
   profile of the same id and count as a tracked user; one anonymous id per workspace costs one MTU.
-- Limits: an event over 32 KB gets its longest values cut (`…[cut N characters]`, listed in
-  `properties.truncated`), never dropped; events are packed into batches under 500 KB.
+- Limits: an event over 32 KB gets its longest values cut to a common length (`…[cut N characters]`,
+  listed in `properties.truncated`), never dropped; events are packed into batches under 500 KB.
 
 Segment's own `segment-analytics-python` is not used: see `docs/alerts.md` ("Why not segment-analytics-python").
 """
@@ -65,22 +65,27 @@ def track_event(change: Change, event_name: str) -> Dict[str, Any]:
 
 
 def fit(event: Dict[str, Any], limit: int) -> Dict[str, Any]:
-    """Cuts the longest cuttable property until the event's JSON is at most `limit` bytes."""
-    properties = event["properties"]
-    cut: List[str] = []
-    excess = len(to_json_bytes(event)) - limit
-    while excess > 0:
-        candidates = [name for name in CUTTABLE if name not in cut and properties.get(name)]
-        if not candidates:
-            raise ValueError("a change event is over the Tracking API's size limit even with its values cut")
-        name = max(candidates, key=lambda n: len(properties[n]))
-        value = properties[name]
-        keep = max(len(value) - excess - 100, 0)  # 100: room for the marker and `truncated`
-        properties[name] = value[:keep] + f"…[cut {len(value) - keep} characters]"
-        cut.append(name)
-        properties["truncated"] = cut
-        excess = len(to_json_bytes(event)) - limit
-    return event
+    """The event, or, when its JSON is over `limit` bytes, the event with its longest values cut to one
+    common length: the longest that fits (each cut value ends with `…[cut N characters]`)."""
+    if len(to_json_bytes(event)) <= limit:
+        return event
+    texts = {name: event["properties"][name] for name in CUTTABLE if isinstance(event["properties"].get(name), str)}
+
+    def cut_to(length: int) -> Dict[str, Any]:
+        cut = [name for name, text in texts.items() if len(text) > length]
+        shorter = {name: texts[name][:length] + f"…[cut {len(texts[name]) - length} characters]" for name in cut}
+        return {**event, "properties": {**event["properties"], **shorter, "truncated": cut}}
+
+    if len(to_json_bytes(cut_to(0))) > limit:
+        raise ValueError("a change event is over the Tracking API's size limit even with its values cut")
+    shortest, longest = 0, max(len(text) for text in texts.values())
+    while shortest < longest:
+        middle = (shortest + longest + 1) // 2
+        if len(to_json_bytes(cut_to(middle))) <= limit:
+            shortest = middle
+        else:
+            longest = middle - 1
+    return cut_to(shortest)
 
 
 def batches(events: Sequence[Dict[str, Any]], limit: int = MAX_BATCH_BYTES) -> Iterable[List[Dict[str, Any]]]:
