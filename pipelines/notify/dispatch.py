@@ -39,7 +39,7 @@ class SinkReport:
     pending: int = 0  # still not delivered afterwards
     requests: int = 0
     bytes_sent: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # sending
     error: Optional[str] = None  # why something stayed pending, and what to do
 
 
@@ -47,6 +47,7 @@ class SinkReport:
 class NotifyReport:
     sinks: List[SinkReport] = field(default_factory=list)
     error: Optional[str] = None  # nothing could be done at all
+    seconds: float = 0.0  # everything: reading the changes, queueing, sending, recording
 
     @property
     def ok(self) -> bool:
@@ -63,7 +64,7 @@ class NotifyReport:
         return [f"notify.{sink.sink}: {sink.error}" for sink in self.sinks if sink.error]
 
     def as_json(self) -> Dict[str, Any]:
-        return {"sinks": [asdict(sink) for sink in self.sinks], "error": self.error}
+        return {"sinks": [asdict(sink) for sink in self.sinks], "error": self.error, "seconds": self.seconds}
 
 
 def configured_sinks() -> List[Sink]:
@@ -87,48 +88,41 @@ def notify_after_runs(options: RunOptions, run_ids: Sequence[str], sinks: Option
 
 
 def deliver(options: RunOptions, run_ids: Sequence[str] = (), sinks: Optional[List[Sink]] = None) -> NotifyReport:
-    """Queues the changes of `run_ids` and delivers everything pending, for each sink."""
+    """Queues the changes of `run_ids` and delivers everything pending, for each sink: two loads in all,
+    one for what is queued and one for what was sent."""
     sinks = configured_sinks() if sinks is None else sinks
     if not sinks:
         return NotifyReport()
+    started = time.monotonic()
     with pipeline_lock(options.pipelines_dir or get_dlt_pipelines_dir(), options.pipeline_name):
         pipeline = make_pipeline(options)
-        return NotifyReport([_deliver_to(pipeline, sink, run_ids) for sink in sinks])
+        reports = [SinkReport(sink.name) for sink in sinks]
+        _queue(pipeline, sinks, run_ids, reports)
+        attempted: List[Dict[str, Any]] = []
+        for sink, report in zip(sinks, reports):
+            attempted += _send(pipeline, sink, report)
+        if attempted:
+            table.save(pipeline, attempted)
+    return NotifyReport(reports, seconds=round(time.monotonic() - started, 3))
 
 
-def _deliver_to(pipeline: dlt.Pipeline, sink: Sink, run_ids: Sequence[str]) -> SinkReport:
-    report = SinkReport(sink.name)
-    started = time.monotonic()
-    try:
-        newly_queued = _queue(pipeline, sink, run_ids)
-        report.queued = len(newly_queued)
-        with pipeline.sql_client() as sql:
-            pending = table.pending(sql, sink.name)
-            changes = {c["change_id"]: c for c in changes_of_runs(sql, {row["run_id"] for row in pending})}
-            names = workspace_names(sql, {row["workspace_id"] for row in pending})
-        rows = {row["change_id"]: row for row in pending if row["change_id"] in changes}
-        sent = sink.deliver([changes[change_id] for change_id in rows], names) if rows else []
-        _record(pipeline, sink, report, rows, sent)
-    except Exception as exc:  # noqa: BLE001 - one sink's failure does not stop the others
-        logger.debug("notify.%s failed", sink.name, exc_info=True)
-        report.error = f"{_one_line(exc)}; the next run or `segment-history notify` tries again"
-    report.seconds = round(time.monotonic() - started, 3)
-    return report
-
-
-def _queue(pipeline: dlt.Pipeline, sink: Sink, run_ids: Sequence[str]) -> List[Dict[str, Any]]:
-    """Saves the changes of the runs that pass the sink's filter and are not queued yet."""
+def _queue(pipeline: dlt.Pipeline, sinks: List[Sink], run_ids: Sequence[str], reports: List[SinkReport]) -> None:
+    """Saves, for each sink, the changes of the runs that pass its filter and are not queued yet (before
+    anything is sent, so a process killed while sending loses none)."""
+    rows: List[Dict[str, Any]] = []
+    now = table.utc_now()
     with pipeline.sql_client() as sql:
         changes = changes_of_runs(sql, run_ids)
-        known = table.known_change_ids(sql, sink.name, run_ids) if changes else set()
-        fresh = [c for c in changes if c["change_id"] not in known]
-        labels = _labels(sql, pipeline, fresh) if fresh and sink.filter.needs_labels else {}
         missing_table = not table_exists(sql, table.TABLE)
-    now = table.utc_now()
-    rows = [table.queued(sink.name, c, now) for c in fresh if sink.filter.matches(c, labels.get(c["change_id"], ()))]
+        labels = _labels(sql, pipeline, changes) if changes and any(s.filter.needs_labels for s in sinks) else {}
+        for sink, report in zip(sinks, reports):
+            known = table.known_change_ids(sql, sink.name, run_ids) if changes else set()
+            fresh = [table.queued(sink.name, c, now) for c in changes if c["change_id"] not in known
+                     and sink.filter.matches(c, labels.get(c["change_id"], ()))]
+            report.queued = len(fresh)
+            rows += fresh
     if rows or missing_table:
         table.save(pipeline, rows)  # the table exists (empty) from the first run with a sink on
-    return rows
 
 
 def _labels(sql: Any, pipeline: dlt.Pipeline, changes: List[Change]) -> Dict[str, Any]:
@@ -136,21 +130,33 @@ def _labels(sql: Any, pipeline: dlt.Pipeline, changes: List[Change]) -> Dict[str
     return labels_at(sql, changes, start_column)
 
 
-def _record(pipeline: dlt.Pipeline, sink: Sink, report: SinkReport, rows: Dict[str, Dict[str, Any]],
-            sent: List[Sent]) -> None:
+def _send(pipeline: dlt.Pipeline, sink: Sink, report: SinkReport) -> List[Dict[str, Any]]:
+    """Delivers what is pending for the sink; the rows of the changes it tried, as they now stand."""
+    try:
+        with pipeline.sql_client() as sql:
+            pending = table.pending(sql, sink.name)
+            changes = {c["change_id"]: c for c in changes_of_runs(sql, {row["run_id"] for row in pending})}
+            names = workspace_names(sql, {row["workspace_id"] for row in pending})
+        rows = {row["change_id"]: row for row in pending if row["change_id"] in changes}
+        started = time.monotonic()
+        sent = sink.deliver([changes[change_id] for change_id in rows], names) if rows else []
+        report.seconds = round(time.monotonic() - started, 3)
+    except Exception as exc:  # noqa: BLE001 - one sink's failure does not stop the others
+        logger.debug("notify.%s failed", sink.name, exc_info=True)
+        report.error = f"{_one_line(exc)}; the next run or `segment-history notify` tries again"
+        return []
     now = table.utc_now()
-    updated = []
+    attempted = []
     for batch in sent:
-        updated += [table.attempted(rows[change_id], batch.outcome, now) for change_id in batch.change_ids]
+        attempted += [table.attempted(rows[change_id], batch.outcome, now) for change_id in batch.change_ids]
         report.requests += batch.outcome.attempts
         report.bytes_sent += batch.outcome.sent_bytes * batch.outcome.attempts
-    if updated:
-        table.save(pipeline, updated)
-    report.delivered = sum(1 for row in updated if row["delivered"])
+    report.delivered = sum(1 for row in attempted if row["delivered"])
     report.pending = len(rows) - report.delivered
     failed = next((batch.outcome for batch in sent if not batch.outcome.delivered), None)
     if failed is not None:
         report.error = _pending_message(sink, failed, report.pending)
+    return attempted
 
 
 def _pending_message(sink: Sink, outcome: Any, pending: int) -> str:
