@@ -28,6 +28,8 @@ from tests.http_receiver import Receiver
 
 from .run import RESULTS, TOKEN, machine
 
+SEED = 7
+
 
 def scenario(scale: str, seed: int, changes: int, workdir: str) -> Dict[str, Any]:
     workspace = generate_workspace(seed=seed, scale=scale)
@@ -62,17 +64,15 @@ def scenario(scale: str, seed: int, changes: int, workdir: str) -> Dict[str, Any
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.alerts", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="small")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--changes", type=int, default=20)
-    parser.add_argument("--name", help="result name (default: alerts-<scale>-<changes>)")
+    parser.add_argument("--changes", type=int, default=20, help="destinations renamed between the two snapshots")
     parser.add_argument("--out-dir", default=str(RESULTS))
     args = parser.parse_args(argv)
-    name = args.name or f"alerts-{args.scale}-{args.changes}"
     with tempfile.TemporaryDirectory(prefix="segment-history-alerts-") as workdir:
-        run = scenario(args.scale, args.seed, args.changes, workdir)
-    result = {"name": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "command": " ".join(["python -m benchmarks.alerts", *(argv if argv is not None else sys.argv[1:])]),
-              "machine": machine(), "scenario": {"scale": args.scale, "seed": args.seed, "changes": args.changes},
+        run = scenario(args.scale, SEED, args.changes, workdir)
+    command = " ".join(["python -m benchmarks.alerts", *(argv if argv is not None else sys.argv[1:])])
+    name = f"alerts-{args.scale}-{args.changes}"
+    result = {"name": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
+              "machine": machine(), "scenario": {"scale": args.scale, "seed": SEED, "changes": args.changes},
               "run": run}
     print(f"{run['changes']} changes: snapshot {run['snapshot_seconds']} s, notifications {run['notify_seconds']} s"
           f" ({run['tracking_api_events']} Tracking API events)")
