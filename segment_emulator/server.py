@@ -3,8 +3,8 @@
 A request goes through, in order: latency, method (405), auth (401), global rate limit (429), scripted or
 random fault, route (404), role permission (401), plan feature (403 or as configured), alpha enablement (403),
 `Accept` version (415), per-endpoint rate limit (429), handler (200/404/422). `Emulator.respond` is that
-pipeline as a plain function; `_Handler` only moves bytes. The Tracking API's two paths (`tracking.PATHS`)
-skip it: `tracking` answers them.
+pipeline as a plain function; `_Handler` only moves bytes. Requests to the Tracking API's two paths
+(`tracking.PATHS`) go to `Emulator.track` instead, which `tracking` answers.
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ class Emulator:
 
     # --- the request pipeline -------------------------------------------------------------------------------
 
-    def respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes = b"") -> Reply:
+    def respond(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         """Answer one request; also records it in `requests`."""
         started = time.time()
         if self.latency_ms:
@@ -238,10 +238,7 @@ class Emulator:
         parts = urlsplit(target)
         path, query = parts.path or "/", parse_qs(parts.query, keep_blank_values=True)
         try:
-            if is_tracking_path(path):
-                reply = self._tracking_reply(method, path, headers, body)
-            else:
-                reply = self._answer(method, path, query, headers)
+            reply = self._answer(method, path, query, headers)
         except ApiError as error:
             reply = _error_reply(error)
         self._after(path, reply)
@@ -249,6 +246,14 @@ class Emulator:
         with self._lock:
             self._records.append(record)
         return reply
+
+    def track(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer a request to the Tracking API (`tracking.PATHS`); also records it in `requests`."""
+        started, path = time.time(), urlsplit(target).path
+        status, payload = self.tracking.answer(method, path, headers, body)
+        with self._lock:
+            self._records.append(RequestRecord(method, path, {}, status, headers.get("Accept"), None, started))
+        return Reply(status, _json_bytes(payload))
 
     def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str]) -> Reply:
         if method != "GET":
@@ -279,10 +284,6 @@ class Emulator:
         if fault:  # truncate: a 200 whose JSON stops halfway
             reply.body, reply.fault = reply.body[: max(len(reply.body) // 2, 1)], fault[1]
         return reply
-
-    def _tracking_reply(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        status, payload = self.tracking.answer(method, path, headers, body)
-        return Reply(status, _json_bytes(payload))
 
     def _authenticate(self, authorization: str | None) -> tuple[str, str]:
         scheme, _, token = (authorization or "").partition(" ")
@@ -374,8 +375,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def _serve(self) -> None:
-        body = self._request_body()
-        reply = self.server.emulator.respond(self.command, self.path, self.headers, body)
+        body, emulator = self._request_body(), self.server.emulator
+        if is_tracking_path(urlsplit(self.path).path):
+            reply = emulator.track(self.command, self.path, self.headers, body)
+        else:
+            reply = emulator.respond(self.command, self.path, self.headers)
         if reply.body is None:
             self.close_connection = True
             return

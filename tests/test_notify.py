@@ -241,3 +241,26 @@ def test_exactly_once_on_postgres(start_emulator, options_for, capsys, notify_en
     assert len(events_of(emulator)) == len(rows)
     recorded = app.notifications("segment")
     assert {(r["delivered"], r["attempts"]) for r in recorded.values()} == {(True, 4)}
+
+
+def test_exactly_once_on_files_where_each_attempt_is_appended(start_emulator, options_for, capsys, notify_env,
+                                                              tmp_path, monkeypatch):
+    """The filesystem destination cannot merge: `notifications` gets a row per attempt, and the latest counts."""
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", (tmp_path / "lake").as_uri())
+    workspace = generate_workspace(seed=5, scale="tiny")
+    emulator = start_emulator(workspace)
+    app = Cli(emulator, options_for(emulator, destination="filesystem", pipeline_name="lake_notify"), capsys)
+    source = next(s for s in workspace.sources if any(label["value"] == "prod" for label in s["labels"]))
+    notify_env("segment", write_key=write_key(workspace), endpoint=emulator.base_url, labels=["environment:prod"])
+    assert app.run() == cli.EXIT_OK
+    emulator.tracking.fail_next(503, times=3)
+    workspace.apply("disable_destination",
+                    destination_id=next(d["id"] for d in workspace.destinations if d["sourceId"] == source["id"]))
+    staging = next(s for s in workspace.sources if not any(label["value"] == "prod" for label in s["labels"]))
+    workspace.apply("rename_source", source_id=staging["id"])
+    assert app.run() == cli.EXIT_OK and "HTTP 503" in app.warnings()[0]
+    assert app.notify() == cli.EXIT_OK and app.notify() == cli.EXIT_OK
+    [event] = events_of(emulator)
+    assert event["properties"]["resource_type"] == "destinations", "labels read from the appended snapshots"
+    rows = app.query("select delivered, attempts from {ds}.notifications order by attempts")
+    assert [(r["delivered"], r["attempts"]) for r in rows] == [(False, 0), (False, 3), (True, 4)]

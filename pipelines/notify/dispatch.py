@@ -1,9 +1,10 @@
 """Queue a run's changes for each configured sink, deliver everything pending, record the outcome.
 
-For each sink: the changes of the given runs that pass its filter and are not in `notifications` yet are
-queued (saved as not delivered before anything is sent, so a process killed while sending loses none);
-then every pending change of the sink is delivered (its oldest first) and each attempt is saved. A sink
-that is down keeps its changes pending for the next run or `segment-history notify`.
+For each sink, the changes of the given runs that pass its filter and are not in `notifications` yet are
+queued: saved as not delivered before anything is sent, so a process killed while sending loses none.
+Then every pending change of each sink is delivered (oldest first) and the attempts are saved. That is two
+dlt loads whatever the number of sinks. A sink that is down keeps its changes pending for the next run or
+`segment-history notify`; one sink's failure never stops the others.
 """
 
 from __future__ import annotations
