@@ -18,6 +18,7 @@ from typing import Callable, List, Optional, Sequence
 
 from . import notify, output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
+from .export.command import register as register_export
 from .runner import RunOptions, RunResult, history_mode, make_pipeline, run_snapshots
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL, EXIT_LOCKED = range(8)
@@ -91,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
 
-    notify.register(commands, _add_destination_options)
+    notify.register(commands, _add_destination_options, _run_options)
+    register_export(commands, _add_destination_options, _run_options)
 
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
     emulator.add_argument("--port", type=int, default=8765)

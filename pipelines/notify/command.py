@@ -15,21 +15,22 @@ EXIT_OK = 0
 EXIT_PENDING = 4  # the README's "could not be reached or kept failing": a sink was down or refused
 
 
-def register(subparsers: Any, add_destination_options: Callable[[argparse.ArgumentParser], None]) -> None:
+def register(subparsers: Any, add_destination_options: Callable[[argparse.ArgumentParser], None],
+             run_options: Callable[[argparse.Namespace], RunOptions]) -> None:
+    """Adds `notify`; `pipelines.cli` passes its destination options and how it makes `RunOptions` of them
+    (this module does not import the command line that imports it)."""
     parser = subparsers.add_parser("notify", help="deliver the changes still pending for the configured sinks"
                                    " ([notify.segment], [notify.slack], [notify.webhook])")
     add_destination_options(parser)
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
-    parser.set_defaults(handler=command_notify)
+    parser.set_defaults(handler=lambda args: command_notify(args, run_options(args)))
 
 
-def command_notify(args: argparse.Namespace) -> int:
+def command_notify(args: argparse.Namespace, options: RunOptions) -> int:
     sinks = configured_sinks()
     if not sinks:
         raise ValueError("No sink is configured: set notify.segment.write_key, notify.slack.webhook_url or"
                          " notify.webhook.url (see docs/alerts.md).")
-    options = RunOptions(destination=args.destination, duckdb_path=args.duckdb_path, dataset_name=args.dataset_name,
-                         pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir)
     report = deliver(options, (), sinks)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
