@@ -89,6 +89,5 @@ def save(pipeline: dlt.Pipeline, rows: List[Dict[str, Any]]) -> None:
     pipeline.run(resource).raise_on_failed_jobs()
 
 
-
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
