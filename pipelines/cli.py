@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Callable, List, Optional, Sequence
 
-from . import output, queries
+from . import notify, output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
 from .diff import register as register_diff
 from .export.command import register as register_export
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
 
+    notify.register(commands, _add_destination_options, _run_options)
     register_export(commands, _add_destination_options, _run_options)
     register_diff(commands, _add_destination_options, _run_options)
 
@@ -188,7 +189,8 @@ def print_run_summary(result: RunResult, seconds: float) -> None:
         print(f"skipped {table}: {reason} (nothing in {table} was retired)", file=sys.stderr)
 
 
-def run_summary_json(results: Sequence[RunResult], seconds: float) -> str:
+def run_summary_json(results: Sequence[RunResult], seconds: float,
+                     notifications: Optional[notify.NotifyReport] = None) -> str:
     return json.dumps({
         "status": "partial" if any(r.partial for r in results) else "ok",
         "seconds": round(seconds, 2),
@@ -197,17 +199,20 @@ def run_summary_json(results: Sequence[RunResult], seconds: float) -> str:
             "started_at": r.started_at.isoformat(), "finished_at": r.finished_at.isoformat(),
             "table_rows": r.table_rows, "skipped_tables": r.skipped, "changes": r.changes, "requests": r.requests,
         } for r in results],
+        "notifications": notifications.as_json() if notifications else None,
     }, indent=2)
 
 
 def command_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     results = run_snapshots(_run_options(args))
+    notifications = notify.notify_after_runs(_run_options(args), [result.run_id for result in results])
     if args.json:
-        print(run_summary_json(results, time.monotonic() - started))
+        print(run_summary_json(results, time.monotonic() - started, notifications))
     else:
         for result in results:
             print_run_summary(result, time.monotonic() - started)
+    notify.print_report(notifications, to_stdout=not args.json)
     return EXIT_PARTIAL if any(result.partial for result in results) else EXIT_OK
 
 
