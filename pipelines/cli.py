@@ -18,7 +18,7 @@ from typing import Callable, List, Optional, Sequence
 
 from segment_source import redaction
 
-from . import config, output, queries
+from . import config, notify, output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
 from .diff import register as register_diff
 from .errors import (  # noqa: F401 - the exit codes are part of this module's interface
@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
 
+    notify.register(commands, _add_destination_options, _destination_options)
     register_export(commands, _add_destination_options, _destination_options)
     register_diff(commands, _add_destination_options, _destination_options)
 
@@ -225,7 +226,8 @@ def print_run_summary(result: RunResult, seconds: float) -> None:
         print(f"skipped {table}: {reason} (nothing in {table} was retired)", file=sys.stderr)
 
 
-def run_summary_json(results: Sequence[RunResult], seconds: float) -> str:
+def run_summary_json(results: Sequence[RunResult], seconds: float,
+                     notifications: Optional[notify.NotifyReport] = None) -> str:
     return json.dumps({
         "status": "partial" if any(r.partial for r in results) else "ok",
         "seconds": round(seconds, 2),
@@ -234,17 +236,20 @@ def run_summary_json(results: Sequence[RunResult], seconds: float) -> str:
             "started_at": r.started_at.isoformat(), "finished_at": r.finished_at.isoformat(),
             "table_rows": r.table_rows, "skipped_tables": r.skipped, "changes": r.changes, "requests": r.requests,
         } for r in results],
+        "notifications": notifications.as_json() if notifications else None,
     }, indent=2)
 
 
 def command_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     results = run_snapshots(_run_options(args))
+    notifications = notify.notify_after_runs(_run_options(args), [result.run_id for result in results])
     if args.json:
-        print(run_summary_json(results, time.monotonic() - started))
+        print(run_summary_json(results, time.monotonic() - started, notifications))
     else:
         for result in results:
             print_run_summary(result, time.monotonic() - started)
+    notify.print_report(notifications, to_stdout=not args.json)
     return EXIT_PARTIAL if any(result.partial for result in results) else EXIT_OK
 
 

@@ -1,10 +1,11 @@
 """Secrets kept out of messages: one registry of the values in use, and one `scrub` every message passes.
 
 Whatever holds a secret registers it (the source its access token, the row shaping each source write key,
-the command line the secret settings of its configuration; a notification feature would register its
-webhook URLs), and `scrub` replaces every registered value with `***` in a message. Patterns catch what was never
+the command line the secret settings of its configuration, the notification sinks their URLs, keys and
+headers), and `scrub` replaces every registered value with `***` in a message. Patterns catch what was never
 registered: a bearer token, the password of a URL, a secret-looking query parameter.
-`scrub_log_records` applies `scrub` to every log record the process creates, tracebacks included.
+`scrub_log_records` (installed by the first `register`) applies `scrub` to every log record the process
+creates, tracebacks included.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ TOKEN_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
 # a configured value is a secret when its key says so (`access_token`, `password`, `credentials` as a connection
 # string, a webhook URL); `username`, `host`, `bucket_url` or `dataset_name` beside them are not (a URL's
 # password is masked wherever it appears, registered or not)
-SECRET_KEY = re.compile(r"token|secret|passw|credential|private_key|access_key|api_key|webhook|dsn", re.I)
+SECRET_KEY = re.compile(r"token|secret|passw|credential|private_key|access_key|api_key|write_key|webhook|dsn",
+                        re.I)
 PATTERNS = (
     re.compile(r"(?i)(\bbearer\s+)[^\s'\",;]+"),
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)"),  # scheme://user:password@host
@@ -42,6 +44,7 @@ def register(*values: Any) -> None:
     with _lock:
         # stripped: the value as it appears in a message is at least that
         _registered.update(v.strip() for v in values if isinstance(v, str) and len(v.strip()) >= MIN_SECRET_LENGTH)
+    scrub_log_records()  # also when the package is used from Python, without the command line
 
 
 def register_secret_settings(value: Any, key: str = "") -> None:
