@@ -19,13 +19,22 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 import dlt
 from dlt.common.schema.utils import get_write_disposition
 from dlt.common.storages.load_package import PackageStorage
+from dlt.common.storages.load_storage import LoadStorage
 from dlt.common.storages.normalize_storage import NormalizeStorage
 
 from segment_source.endpoints import history_tables
 
 from . import history
-from .destination import history_mode
-from .run_records import CONFIG_CHANGES, SNAPSHOTS, forget_pending_run, pending_run
+from .destination import Target, history_mode, other_targets
+from .lock import is_running
+from .run_records import (
+    CONFIG_CHANGES,
+    SNAPSHOTS,
+    forget_pending_run,
+    pending_run,
+    pending_run_path,
+    read_pending_run,
+)
 
 logger = logging.getLogger("segment_history")
 
@@ -173,3 +182,36 @@ def loaded_unrecorded_run(pipeline: dlt.Pipeline) -> Optional[Dict[str, Any]]:
         return None
     logger.info("Recording run %s, which was interrupted after its load.", run_id)
     return record
+
+
+def unfinished_elsewhere(target: Target) -> List[str]:
+    """One line for each other target of the pipeline that holds a run which did not finish: what it is,
+    where its data waits and how to finish it. Only a run into that target loads it (see destination.py);
+    a target another process is running into is not reported."""
+    notes = []
+    for other in other_targets(target):
+        working_dir = os.path.join(other.folder, other.pipeline_name)
+        record = read_pending_run(pending_run_path(other.folder, other.pipeline_name))
+        if not (_normalized_packages(working_dir) or record) or is_running(other.folder, other.pipeline_name):
+            continue
+        workspace = f" of workspace {record['workspace_name']!r} ({record['workspace_id']})" if record else ""
+        notes.append(
+            f"A run{workspace} did not finish: its data for {other.describe()} waits in {working_dir}; the next"
+            f" run into that destination and dataset loads it ({other.run_command()}); delete that folder to"
+            " discard it."
+        )
+    base, name = target.base_pipelines_dir, target.pipeline_name
+    legacy, legacy_record = os.path.join(base, name), pending_run_path(base, name)
+    if _normalized_packages(legacy) or os.path.exists(legacy_record):
+        notes.append(
+            f"An earlier version of segment-history left a run that did not finish in {legacy}, without recording"
+            f" its destination, so it is loaded nowhere: if it belongs to {target.describe()}, move that folder"
+            f" and {legacy_record} (if there is one) into {target.folder}, replacing what is there, before the"
+            " next run; otherwise delete them."
+        )
+    return notes
+
+
+def _normalized_packages(working_dir: str) -> List[str]:
+    folder = os.path.join(working_dir, "load", LoadStorage.NORMALIZED_FOLDER)
+    return os.listdir(folder) if os.path.isdir(folder) else []

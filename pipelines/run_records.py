@@ -56,9 +56,13 @@ def load_run_records(pipeline: dlt.Pipeline, snapshot_row: Dict[str, Any], chang
     info.raise_on_failed_jobs()
 
 
-def _pending_run_path(pipeline: dlt.Pipeline) -> str:
+def pending_run_path(pipelines_dir: str, pipeline_name: str) -> str:
     # outside dlt's working dir, which dlt wipes when it restores the state from the destination
-    return os.path.join(pipeline.pipelines_dir, f"{pipeline.pipeline_name}.pending-run.json")
+    return os.path.join(pipelines_dir, f"{pipeline_name}.pending-run.json")
+
+
+def _pending_run_path(pipeline: dlt.Pipeline) -> str:
+    return pending_run_path(pipeline.pipelines_dir, pipeline.pipeline_name)
 
 
 def save_pending_run(pipeline: dlt.Pipeline, record: Dict[str, Any]) -> None:
@@ -73,8 +77,12 @@ def save_pending_run(pipeline: dlt.Pipeline, record: Dict[str, Any]) -> None:
 
 def pending_run(pipeline: dlt.Pipeline) -> Optional[Dict[str, Any]]:
     """The record of a run that ended before its `snapshots` row was loaded, if there is one."""
+    return read_pending_run(_pending_run_path(pipeline))
+
+
+def read_pending_run(path: str) -> Optional[Dict[str, Any]]:
     try:
-        with open(_pending_run_path(pipeline), encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except FileNotFoundError:
         return None

@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from typing import Any, ContextManager, Dict, List, Optional, Sequence
 
 import dlt
-from dlt.common.pipeline import get_dlt_pipelines_dir
 
 from segment_source import ExtractionReport, segment_source, settings
 from segment_source.client import SegmentSession
@@ -34,11 +33,16 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
     history_mode,
     loader_file_format,
     make_pipeline,
+    target_of,
 )
 from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
-from .recovery import recover_interrupted_run, unfinished_extractions  # noqa: F401 - unfinished_extractions: public
+from .recovery import (  # noqa: F401 - unfinished_extractions: public here
+    recover_interrupted_run,
+    unfinished_elsewhere,
+    unfinished_extractions,
+)
 from .run_records import forget_pending_run, load_run_records, save_pending_run
 
 PERMISSION_STATUSES = ("HTTP 401", "HTTP 403", "HTTP 404")
@@ -133,7 +137,7 @@ class _RecordedRows:
 
 def _run_lock(options: RunOptions) -> ContextManager[None]:
     # taken before dlt.pipeline(): two processes creating the pipeline's working folder at once race in dlt
-    return pipeline_lock(options.pipelines_dir or get_dlt_pipelines_dir(), options.pipeline_name)
+    return pipeline_lock(target_of(options).folder, options.pipeline_name)
 
 
 def _source_kwargs(options: RunOptions) -> Dict[str, Any]:
@@ -147,7 +151,7 @@ def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) 
     """One snapshot of the workspace of `options.access_token` (or of the configuration's token)."""
     with _run_lock(options):
         pipeline = make_pipeline(options)
-        _prepare(pipeline)
+        _prepare(pipeline, options)
         return _snapshot_run(pipeline, options, session)
 
 
@@ -169,7 +173,7 @@ def run_snapshots(options: RunOptions) -> List[RunResult]:
     results = []
     with _run_lock(options):
         pipeline = make_pipeline(options)
-        _prepare(pipeline)
+        _prepare(pipeline, options)
         for entry in workspaces:
             workspace_options = replace(
                 options,
@@ -181,9 +185,12 @@ def run_snapshots(options: RunOptions) -> List[RunResult]:
     return results
 
 
-def _prepare(pipeline: dlt.Pipeline) -> None:
-    """The destination opens, and what a killed run left is finished (or undone) and recorded."""
+def _prepare(pipeline: dlt.Pipeline, options: RunOptions) -> None:
+    """The destination opens, and what a killed run left is finished (or undone) and recorded. What a run
+    into another destination or dataset left waits for a run into that one: one line says where."""
     check_destination(pipeline)
+    for note in unfinished_elsewhere(target_of(options)):
+        logger.warning(note)
     record = recover_interrupted_run(pipeline)
     if record is not None:
         complete = record.pop("complete_tables")
