@@ -35,6 +35,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
     make_pipeline,
     target_of,
 )
+from .interrupts import interrupts_as_keyboard_interrupt
 from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
@@ -149,7 +150,7 @@ def _source_kwargs(options: RunOptions) -> Dict[str, Any]:
 
 def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) -> RunResult:
     """One snapshot of the workspace of `options.access_token` (or of the configuration's token)."""
-    with _run_lock(options):
+    with _run_lock(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
         _prepare(pipeline, options)
         return _snapshot_run(pipeline, options, session)
@@ -171,7 +172,7 @@ def run_snapshots(options: RunOptions) -> List[RunResult]:
     if not workspaces:
         return [run_snapshot(options)]
     results = []
-    with _run_lock(options):
+    with _run_lock(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
         _prepare(pipeline, options)
         for entry in workspaces:
