@@ -35,7 +35,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
     make_pipeline,
     target_of,
 )
-from .interrupts import interrupts_as_keyboard_interrupt
+from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
 from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
@@ -148,16 +148,42 @@ def _source_kwargs(options: RunOptions) -> Dict[str, Any]:
     return {name: getattr(options, name) for name in names if getattr(options, name) is not None}
 
 
+@dataclass
+class WorkspaceRun:
+    """What became of one workspace of a run: its result, or the error that stopped it. A configured
+    workspace is named by its entry in `[[sources.segment.workspaces]]` (position from 1, and its `name`
+    if it has one), never by its token."""
+
+    entry: Optional[int] = None  # None: the single token's workspace
+    name: Optional[str] = None
+    result: Optional[RunResult] = None
+    error: Optional[Exception] = None
+
+    @property
+    def label(self) -> str:
+        if self.entry is None:
+            return "the workspace"
+        return f"workspace entry {self.entry}" + (f" ({self.name!r})" if self.name else "")
+
+    def result_or_raise(self) -> RunResult:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
 def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) -> RunResult:
     """One snapshot of the workspace of `options.access_token` (or of the configuration's token)."""
     with _run_lock(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
-        _prepare(pipeline, options)
+        check_destination(pipeline)
+        _report_unfinished_elsewhere(options)
+        _recover(pipeline)
         return _snapshot_run(pipeline, options, session)
 
 
 def configured_workspaces() -> List[Dict[str, Any]]:
-    """`[[sources.segment.workspaces]]` entries (access_token, region, base_url), if any are configured."""
+    """`[[sources.segment.workspaces]]` entries (access_token, region, base_url, an optional name)."""
     entries = dlt.secrets.get("sources.segment.workspaces") or []
     if isinstance(entries, str):
         entries = json.loads(entries)
@@ -166,32 +192,53 @@ def configured_workspaces() -> List[Dict[str, Any]]:
     return entries
 
 
-def run_snapshots(options: RunOptions) -> List[RunResult]:
-    """A snapshot of every configured workspace into the one dataset (or of the single token's)."""
-    workspaces = [] if options.access_token else configured_workspaces()
-    if not workspaces:
-        return [run_snapshot(options)]
-    results = []
+def run_workspaces(options: RunOptions) -> List[WorkspaceRun]:
+    """A snapshot of every configured workspace into the one dataset (or of the single token's). Each
+    configured workspace succeeds or fails on its own: one that fails is reported and the next is tried.
+    A failure of the whole run (destination, lock, configuration, the single token's workspace) raises."""
+    entries = [] if options.access_token else configured_workspaces()
+    if not entries:
+        return [WorkspaceRun(result=run_snapshot(options))]
+    runs = []
     with _run_lock(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
-        _prepare(pipeline, options)
-        for entry in workspaces:
-            workspace_options = replace(
-                options,
-                access_token=entry["access_token"],
-                region=entry.get("region", options.region),
-                base_url=entry.get("base_url", options.base_url),
-            )
-            results.append(_snapshot_run(pipeline, workspace_options, None))
-    return results
+        check_destination(pipeline)
+        _report_unfinished_elsewhere(options)
+        for position, entry in enumerate(entries, start=1):
+            run = WorkspaceRun(entry=position, name=entry.get("name"))
+            try:
+                _recover(pipeline)  # also what the previous workspace's failure left
+                run.result = _snapshot_run(pipeline, _entry_options(options, entry), None)
+            except Exception as exc:  # noqa: BLE001 - reported per workspace by the caller
+                if is_interrupt(exc):
+                    raise
+                logger.debug("%s failed", run.label, exc_info=exc)
+                run.error = exc
+            runs.append(run)
+    return runs
 
 
-def _prepare(pipeline: dlt.Pipeline, options: RunOptions) -> None:
-    """The destination opens, and what a killed run left is finished (or undone) and recorded. What a run
-    into another destination or dataset left waits for a run into that one: one line says where."""
-    check_destination(pipeline)
+def run_snapshots(options: RunOptions) -> List[RunResult]:
+    """`run_workspaces`, as results: the first workspace's failure is raised once every one was tried."""
+    return [run.result_or_raise() for run in run_workspaces(options)]
+
+
+def _entry_options(options: RunOptions, entry: Dict[str, Any]) -> RunOptions:
+    return replace(
+        options,
+        access_token=entry["access_token"],
+        region=entry.get("region", options.region),
+        base_url=entry.get("base_url", options.base_url),
+    )
+
+
+def _report_unfinished_elsewhere(options: RunOptions) -> None:
     for note in unfinished_elsewhere(target_of(options)):
         logger.warning(note)
+
+
+def _recover(pipeline: dlt.Pipeline) -> None:
+    """What a killed or failed run left is finished (or undone) and recorded."""
     record = recover_interrupted_run(pipeline)
     if record is not None:
         complete = record.pop("complete_tables")
@@ -206,6 +253,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     plan_changes = None
     if options.mode == "changes" and mode == "scd2":
         plan_changes = change_runs.planner(pipeline, started, report, _full_every(options))
+    elif options.mode == "changes":
+        report.full_reason = "the destination keeps full snapshots (it cannot merge SCD2 history)"
     source = segment_source(**_source_kwargs(options), snapshot_time=started, history_mode=mode, report=report,
                             session=session, plan_changes=plan_changes)
     workspace = report.workspace  # GET / already happened when the source was built
