@@ -23,8 +23,9 @@ import hashlib
 import json
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Dict, Iterator, List, Optional, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import dlt
@@ -151,8 +152,9 @@ def _record_target(target: Target) -> None:
 def make_pipeline(options: Place) -> dlt.Pipeline:
     """dlt's pipeline for the options' target, working in that target's own folder."""
     # dlt keeps each loaded package's files under load/loaded/ for good: a nightly schedule would grow the
-    # disk by a snapshot a night (and with keep_write_keys keep clear keys there). `[load]
-    # delete_completed_jobs = false` keeps them for debugging.
+    # disk by a snapshot a night (and with keep_write_keys keep clear keys there); with this on, dlt deletes
+    # the files and recovery.forget_loaded_packages the rest. `[load] delete_completed_jobs = false` keeps
+    # them for debugging.
     if dlt.config.get("load.delete_completed_jobs") is None:
         os.environ["LOAD__DELETE_COMPLETED_JOBS"] = "true"
     target = target_of(options)
@@ -190,3 +192,25 @@ def check_destination(pipeline: dlt.Pipeline) -> None:
             f" (dataset {pipeline.dataset_name}): {reason}"
         ) from exc
 
+
+@contextmanager
+def removed_if_left_empty(options: Place) -> Iterator[None]:
+    """A DuckDB file the run creates (opening it creates it) is removed at the end if nothing was loaded
+    into it: a run that failed before its load, say because the API did not answer, leaves no empty file."""
+    path = os.path.abspath(options.duckdb_path) if options.destination == "duckdb" else None
+    created = path is not None and not os.path.exists(path)
+    try:
+        yield
+    finally:
+        if created and path is not None and os.path.exists(path) and not _holds_a_dataset(options):
+            for suffix in ("", ".wal"):
+                if os.path.exists(path + suffix):
+                    os.remove(path + suffix)
+
+
+def _holds_a_dataset(options: Place) -> bool:
+    try:
+        with make_pipeline(options).sql_client() as sql:
+            return bool(sql.has_dataset())
+    except Exception:  # noqa: BLE001 - a file that cannot be read is left as it is
+        return True

@@ -184,6 +184,21 @@ def loaded_unrecorded_run(pipeline: dlt.Pipeline) -> Optional[Dict[str, Any]]:
     return record
 
 
+def forget_loaded_packages(pipeline: dlt.Pipeline) -> None:
+    """dlt moves each loaded package to load/loaded/ and, with `[load] delete_completed_jobs`, deletes only
+    its job files: the package's schema, state and metadata stay for good, about 200 KB a run here
+    (https://github.com/dlt-hub/dlt/issues/2005,
+    https://dlthub.com/docs/running-in-production/running#data-left-behind).
+    The destination holds all of it, so loaded packages are deleted too, unless a job of theirs failed (its
+    error is kept to look at) or `delete_completed_jobs = false` asks to keep everything for debugging."""
+    if not dlt.config.get("load.delete_completed_jobs", bool):
+        return
+    storage = pipeline._get_load_storage()  # dlt has no public call that deletes a loaded package
+    for load_id in pipeline.list_completed_load_packages():
+        if not pipeline.list_failed_jobs_in_package(load_id):
+            storage.delete_loaded_package(load_id)
+
+
 def unfinished_elsewhere(target: Target) -> List[str]:
     """One line for each other target of the pipeline that holds a run which did not finish: what it is,
     where its data waits and how to finish it. Only a run into that target loads it (see destination.py);

@@ -33,6 +33,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
     history_mode,
     loader_file_format,
     make_pipeline,
+    removed_if_left_empty,
     target_of,
 )
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
@@ -40,6 +41,7 @@ from .lock import pipeline_lock
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
+    forget_loaded_packages,
     recover_interrupted_run,
     unfinished_elsewhere,
     unfinished_extractions,
@@ -174,7 +176,7 @@ class WorkspaceRun:
 
 def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) -> RunResult:
     """One snapshot of the workspace of `options.access_token` (or of the configuration's token)."""
-    with _run_lock(options), interrupts_as_keyboard_interrupt():
+    with _run_lock(options), removed_if_left_empty(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
         check_destination(pipeline)
         _report_unfinished_elsewhere(options)
@@ -200,7 +202,7 @@ def run_workspaces(options: RunOptions) -> List[WorkspaceRun]:
     if not entries:
         return [WorkspaceRun(result=run_snapshot(options))]
     runs = []
-    with _run_lock(options), interrupts_as_keyboard_interrupt():
+    with _run_lock(options), removed_if_left_empty(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
         check_destination(pipeline)
         _report_unfinished_elsewhere(options)
@@ -304,6 +306,7 @@ def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], 
     result = replace(result, finished_at=datetime.now(timezone.utc), changes=len(changes))
     load_run_records(pipeline, result.snapshot_row(complete), changes)
     forget_pending_run(pipeline)
+    forget_loaded_packages(pipeline)
     return result
 
 

@@ -1,12 +1,13 @@
 """What a run tells a user or a scheduler, and what it leaves behind, when it does not simply succeed:
 an interrupted load, several workspaces of which one fails, a whole failure with `--json`, a change-driven
-run that had to read everything."""
+run that had to read everything, a failed run into a new DuckDB file, and dlt's loaded packages."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -148,6 +149,39 @@ def test_a_change_driven_run_that_read_everything_says_why(start_emulator, optio
     assert cli.main(run_args(options, "--mode", "changes", "--json")) == cli.EXIT_OK
     run = json.loads(capsys.readouterr().out)["runs"][0]
     assert (run["mode"], run["requested_mode"]) == ("full", "changes") and "full snapshot" in run["full_reason"]
+
+
+def test_a_run_that_cannot_reach_the_api_leaves_no_duckdb_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", TOKEN)
+    path = tmp_path / "new.duckdb"
+    code = cli.main(["run", "--base-url", "http://127.0.0.1:9", "--duckdb-path", str(path),
+                     "--pipelines-dir", str(tmp_path / "pipelines")])
+    assert code == cli.EXIT_API, capsys.readouterr().err
+    assert not path.exists() and not Path(str(path) + ".wal").exists()
+
+
+def test_a_run_that_fails_keeps_an_existing_duckdb_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", TOKEN)
+    path = tmp_path / "existing.duckdb"
+    import duckdb
+
+    duckdb.connect(str(path)).close()
+    code = cli.main(["run", "--base-url", "http://127.0.0.1:9", "--duckdb-path", str(path),
+                     "--pipelines-dir", str(tmp_path / "pipelines")])
+    assert code == cli.EXIT_API and path.exists()
+
+
+def test_dlt_keeps_no_loaded_packages_between_runs(start_emulator, options_for, monkeypatch):
+    options = options_for(start_emulator(generate_workspace(seed=87, scale="tiny")))
+    for _ in range(3):
+        run_snapshot(options)
+    pipeline = make_pipeline(options)
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    assert not pipeline.list_completed_load_packages() and not list(loaded.iterdir())
+
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")  # kept on request, for debugging
+    run_snapshot(options)
+    assert len(make_pipeline(options).list_completed_load_packages()) == 2
 
 
 def test_sigterm_is_an_interruption_too(start_emulator, options_for, tmp_path):
