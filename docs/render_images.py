@@ -27,6 +27,8 @@ CHARTS = {
     "connections": {"connections_chart": "connections-graph.png"},
     "tracking_plans": {"coverage_chart": "tracking-plans-coverage.png", "rules_chart": "tracking-plans-rules.png",
                        "rule_changes_chart": "tracking-plans-rule-changes.png"},
+    "changes_and_metrics": {"volume_chart": "metrics-volume-and-changes.png",
+                            "delivery_chart": "metrics-delivery-and-changes.png"},
 }
 
 

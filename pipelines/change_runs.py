@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -18,6 +17,7 @@ import dlt
 
 from segment_source.changes import REFERENCES, ChangePlan, fetch_audit_events, plan_from_events
 from segment_source.endpoints import ENDPOINTS_BY_NAME, Endpoint, endpoint_for_table, parent_of
+from segment_source.outcomes import Kind, kind_of_skip
 from segment_source.report import ExtractionReport
 
 from . import history
@@ -66,18 +66,20 @@ def _change_window(sql: Any, workspace_id: str, started: datetime, full_every: i
     reason (a 5xx, a 429, a dropped connection, a malformed page) may have missed changes since then."""
     if not history.table_exists(sql, "snapshots"):
         return None, "no complete snapshot yet"
-    rows = sql.execute_sql(
-        f"SELECT started_at, mode, skipped_tables FROM {sql.make_qualified_table_name('snapshots')}"
+    # every column: `skipped_kinds` is missing from tables written before it was recorded
+    rows = history.fetch_dicts(
+        sql,
+        f"SELECT * FROM {sql.make_qualified_table_name('snapshots')}"
         " WHERE workspace_id = %s AND started_at < %s ORDER BY started_at DESC",
         workspace_id,
         started,
-    ) or []
-    since = next((started_at for started_at, _, skipped in rows if _only_lasting_gaps(skipped)), None)
+    )
+    since = next((row["started_at"] for row in rows if _only_lasting_gaps(row)), None)
     if since is None:
         return None, "no snapshot yet that read every table it was allowed to"
     since_full = 0
-    for _, mode, _ in rows:
-        if mode != "changes":
+    for row in rows:
+        if row["mode"] != "changes":
             break
         since_full += 1
     if since_full + 1 >= full_every:
@@ -85,14 +87,13 @@ def _change_window(sql: Any, workspace_id: str, started: datetime, full_every: i
     return since, None
 
 
-# 401: the token lacks a permission; 403/404/422: a feature not on the workspace's plan (Segment does not
-# document which). A dependent table's reason quotes its parent's.
-LASTING_GAP = re.compile(r"\bHTTP (401|403|404|422)\b")
+def _only_lasting_gaps(snapshot: Dict[str, Any]) -> bool:
+    skipped, kinds = (_json(snapshot.get(column)) for column in ("skipped_tables", "skipped_kinds"))
+    return all(kind_of_skip(str(reason), kinds.get(table)) is Kind.LASTING_GAP for table, reason in skipped.items())
 
 
-def _only_lasting_gaps(skipped_tables: Any) -> bool:
-    skipped = json.loads(skipped_tables) if isinstance(skipped_tables, str) else (skipped_tables or {})
-    return all(LASTING_GAP.search(str(reason)) for reason in skipped.values())
+def _json(value: Any) -> Dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else (value or {})
 
 
 def _sources_with_labels(sql: Any, workspace_id: str, labels: Set[str]) -> Set[str]:

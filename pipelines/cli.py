@@ -19,6 +19,8 @@ from typing import Callable, Iterable, List, Optional, Sequence
 
 from . import output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
+from .diff import register as register_diff
+from .export.command import register as register_export
 from .runner import RunOptions, RunResult, WorkspaceRun, history_mode, make_pipeline, run_workspaces
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL, EXIT_LOCKED = range(8)
@@ -92,16 +94,62 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
 
+    register_export(commands, _add_destination_options, _run_options)
+    register_diff(commands, _add_destination_options, _run_options)
+
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
-    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--port", type=_port, default=8765, help="0 picks a free port (default: %(default)s)")
     emulator.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
     emulator.add_argument("--seed", type=int, default=7)
-    emulator.add_argument("--token", default=DEMO_TOKEN, help="bearer token the emulator accepts")
-    emulator.add_argument("--latency-ms", type=float, default=0)
-    emulator.add_argument("--rate-limit-rps", type=float, default=None)
-    emulator.add_argument("--fault-rate", type=float, default=0.0)
+    emulator.add_argument("--token", type=_emulator_token, default=DEMO_TOKEN, help="bearer token the emulator accepts")
+    emulator.add_argument("--latency-ms", type=_number_within(0), default=0)
+    emulator.add_argument("--rate-limit-rps", type=_number_within(0, above=True), default=None)
+    emulator.add_argument("--fault", type=_fault, action="append", default=None,
+                          help="a fault to inject (repeatable): an HTTP status, drop, truncate, html (a proxy's"
+                               " page), hang (never answer) or slow-body (a body that trickles)")
+    emulator.add_argument("--fault-path", default="*", help="the path the faults hit: /sources is that endpoint,"
+                          " /sources* every path under it (default: every path)")
+    emulator.add_argument("--fault-rate", type=_number_within(0, 1), default=None,
+                          help="fraction of requests that fail, 0 to 1 (default: 1 with --fault, else 0; without"
+                               " --fault the kinds are 500, 503, drop and truncate)")
     emulator.set_defaults(handler=command_emulator)
     return parser
+
+
+def _number_within(low: float, high: Optional[float] = None, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a number from `low` (or above it) up to `high`."""
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (value > low if above else value >= low) or (high is not None and value > high):
+            bound = f"{'more than' if above else 'at least'} {low:g}" + (f" and at most {high:g}" if high else "")
+            raise argparse.ArgumentTypeError(f"{text} is not {bound}")
+        return value
+
+    return number
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+def _emulator_token(text: str) -> str:
+    if not text or any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise argparse.ArgumentTypeError("the token must be a non-empty word without spaces")
+    return text
+
+
+def _fault(text: str) -> str:
+    from segment_emulator.server import check_fault_kind
+
+    try:
+        return check_fault_kind(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _names(text: Optional[str]) -> Optional[List[str]]:
@@ -254,13 +302,24 @@ def command_as_of(args: argparse.Namespace) -> int:
 
 def command_emulator(args: argparse.Namespace) -> int:
     from segment_emulator import Emulator, generate_workspace
+    from segment_emulator.server import FAULT_KINDS
 
     workspace = generate_workspace(seed=args.seed, scale=args.scale)
+    kinds = args.fault or FAULT_KINDS
+    rate = args.fault_rate if args.fault_rate is not None else (1.0 if args.fault else 0.0)
     emulator = Emulator(workspace, tokens={args.token: "owner"}, port=args.port, latency_ms=args.latency_ms,
-                        rate_limit_rps=args.rate_limit_rps, fault_rate=args.fault_rate)
-    base_url = emulator.start()
+                        rate_limit_rps=args.rate_limit_rps, fault_rate=rate, fault_kinds=kinds,
+                        fault_path=args.fault_path)
+    try:
+        base_url = emulator.start()
+    except OSError as exc:
+        raise ValueError(f"Cannot serve the emulator on port {args.port}: {exc.strerror or exc}."
+                         " Choose another with --port (0 picks a free one).") from None
     print(f"Segment API emulator ({args.scale}, seed {args.seed}) at {base_url}; token: {args.token}")
-    print(f"Try: SEGMENT_ACCESS_TOKEN={args.token} segment-history run --base-url {base_url}")
+    if rate:
+        where = "every path" if args.fault_path == "*" else args.fault_path
+        print(f"Faults: {rate:.0%} of requests to {where} fail with {', '.join(kinds)}")
+    print(f"Try: SEGMENT_ACCESS_TOKEN={args.token} segment-history run --base-url {base_url}", flush=True)
     try:
         while True:
             time.sleep(3600)

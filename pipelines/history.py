@@ -15,10 +15,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from segment_source.endpoints import WORKSPACE_TABLE, endpoint_for_table
+from segment_source.endpoints import WORKSPACE_TABLE, endpoint_for_table, references
 
 NAME_COLUMNS = ("name", "display_name", "email", "title", "key")
 IDENTITY_COLUMNS = {"workspace_id", "record_key"}
+LABELS = "labels"  # the column of a resource's labels: a list of {key, value, description}
 
 
 @dataclass
@@ -87,7 +88,7 @@ def table_changes(sql: Any, table: str, json_columns: Iterable[str], snapshot: S
     new = fetch_dicts(sql, where + "_dlt_valid_from = %s", snapshot.workspace_id, snapshot.boundary)
     old = fetch_dicts(sql, where + "_dlt_valid_to = %s", snapshot.workspace_id, snapshot.boundary)
     json_columns = set(json_columns)
-    return diff_versions(table, _by_key(old, json_columns), _by_key(new, json_columns), snapshot)
+    return diff_versions(table, _by_key(old, json_columns), _by_key(new, json_columns), snapshot, _names(sql, snapshot))
 
 
 def previous_complete_snapshot(
@@ -115,18 +116,27 @@ def _snapshot_table_changes(sql: Any, table: str, json_columns: set, snapshot: S
     select = f"SELECT * FROM {sql.make_qualified_table_name(table)} WHERE workspace_id = %s AND snapshot_at = %s"
     old = fetch_dicts(sql, select, snapshot.workspace_id, previous)
     new = fetch_dicts(sql, select, snapshot.workspace_id, snapshot.boundary)
-    return diff_versions(table, _by_key(old, json_columns), _by_key(new, json_columns), snapshot)
+    return diff_versions(table, _by_key(old, json_columns), _by_key(new, json_columns), snapshot, _names(sql, snapshot))
+
+
+def _names(sql: Any, snapshot: Snapshot) -> Names:
+    return Names(sql, snapshot.workspace_id, snapshot.boundary, snapshot.mode)
 
 
 def _by_key(rows: List[Dict[str, Any]], json_columns: set) -> Dict[str, Dict[str, Any]]:
     return {row["record_key"]: comparable_row(row, json_columns) for row in rows}
 
 
+def is_bookkeeping(column: str) -> bool:
+    """dlt's columns and the snapshot time: how a row was stored, not what the API said."""
+    return column.startswith("_dlt_") or column == "snapshot_at"
+
+
 def comparable_row(row: Dict[str, Any], json_columns: set) -> Dict[str, Any]:
     """The row as the API gave it: JSON columns parsed, dlt's bookkeeping columns dropped."""
     result = {}
     for column, value in row.items():
-        if column.startswith("_dlt_") or column == "snapshot_at":
+        if is_bookkeeping(column):
             continue
         if column in json_columns and isinstance(value, str):
             value = json.loads(value)
@@ -162,9 +172,28 @@ def field_changes(old: Dict[str, Any], new: Dict[str, Any]) -> List[Tuple[str, A
     changed = []
     for path in sorted(set(old_leaves) | set(new_leaves)):
         before, after = old_leaves.get(path), new_leaves.get(path)
-        if before != after:
+        if before == after:
+            continue
+        if path == LABELS and _is_label_list(before) and _is_label_list(after):
+            changed += label_changes(before, after)
+        else:
             changed.append((path, before, after))
     return changed
+
+
+def label_changes(before: Optional[List[Dict]], after: Optional[List[Dict]]) -> List[Tuple[str, Any, Any]]:
+    """A resource's labels as the labels added or removed (`environment=prod`), not two whole lists."""
+    def texts(labels: Optional[List[Dict]]) -> set:
+        return {f"{label['key']}={label['value']}" for label in labels or []}
+
+    removed, added = texts(before) - texts(after), texts(after) - texts(before)
+    return [(LABELS, text, None) for text in sorted(removed)] + [(LABELS, None, text) for text in sorted(added)]
+
+
+def _is_label_list(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, list) and all(isinstance(item, dict) and {"key", "value"} <= set(item) for item in value)
+    )
 
 
 def to_json(value: Any) -> Optional[str]:
@@ -173,14 +202,16 @@ def to_json(value: Any) -> Optional[str]:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def resource_name(row: Dict[str, Any]) -> Optional[str]:
-    """What the Segment app would call the resource: its name, else what it is an instance of."""
+def own_name(row: Dict[str, Any]) -> Optional[str]:
+    """What the Segment app would call the resource itself: its name, else what it is an instance of."""
     if row.get("json_schema") is not None and row.get("type"):
         return f"{row['type']} {row.get('key') or ''}".strip()  # a tracking plan rule
     for column in NAME_COLUMNS:
         if row.get(column):
             return str(row[column])
     settings = row.get("settings")
+    if isinstance(settings, str) and settings.startswith("{"):
+        settings = json.loads(settings)  # a JSON column as the destination returns it
     if isinstance(settings, dict) and settings.get("name"):
         return str(settings["name"])  # warehouses keep their name in settings
     if row.get("metadata_name"):
@@ -188,10 +219,91 @@ def resource_name(row: Dict[str, Any]) -> Optional[str]:
     return None
 
 
+class Names:
+    """What the change log calls a row, naming the resources it hangs off (`endpoints.references`): a
+    connection as "Source X → Warehouse Y", a filter as "Destination › Filter", a function version under its
+    function. Those resources are named by their latest version at `moment` (so a parent removed with its
+    child keeps its name); one query per referenced table and batch of rows."""
+
+    BATCH = 500
+
+    def __init__(self, sql: Any, workspace_id: str, moment: datetime, mode: str = "scd2") -> None:
+        self.sql, self.workspace_id, self.moment, self.mode = sql, workspace_id, moment, mode
+        self._rows: Dict[str, Dict[str, Optional[Dict[str, Any]]]] = {}
+
+    def of(self, table: str, row: Dict[str, Any]) -> Optional[str]:
+        if table == WORKSPACE_TABLE:
+            return own_name(row)
+        endpoint = endpoint_for_table(table)
+        named = [(ref_table, _key(row, columns)) for ref_table, columns in references(endpoint)]
+        named = [(ref_table, key) for ref_table, key in named if key]
+        if not named:
+            return own_name(row)
+        if endpoint.link_to:
+            return " → ".join(f"{_noun(ref_table)} {self._name(ref_table, key)}" for ref_table, key in named)
+        parent = self._name(*named[0])
+        own = own_name(row)
+        if own is None and row.get("id"):
+            own = f"{_noun(table.rsplit('_', 1)[-1]).lower()} {row['id']}"  # a function's `version 2x0j…`
+        return f"{parent} › {own}" if own else parent
+
+    def prefetch(self, table: str, rows: Iterable[Dict[str, Any]]) -> None:
+        """Loads the resources these rows reference, in batches, before they are named one by one."""
+        if table == WORKSPACE_TABLE:
+            return
+        wanted: Dict[str, set] = {}
+        for row in rows:
+            for ref_table, columns in references(endpoint_for_table(table)):
+                key = _key(row, columns)
+                if key:
+                    wanted.setdefault(ref_table, set()).add(key)
+        for ref_table, keys in wanted.items():
+            self._load(ref_table, keys)
+
+    def _name(self, table: str, key: str) -> str:
+        self._load(table, {key})
+        row = self._rows[table].get(key)
+        return (self.of(table, row) if row else None) or key
+
+    def _load(self, table: str, keys: set) -> None:
+        known = self._rows.setdefault(table, {})
+        missing = sorted(keys - set(known))
+        if not missing:
+            return
+        known.update(dict.fromkeys(missing))
+        if not table_exists(self.sql, table):
+            return
+        time_column = "snapshot_at" if self.mode == "snapshots" else "_dlt_valid_from"
+        for start in range(0, len(missing), self.BATCH):
+            batch = missing[start:start + self.BATCH]
+            rows = fetch_dicts(
+                self.sql,
+                f"SELECT * FROM {self.sql.make_qualified_table_name(table)} WHERE workspace_id = %s"
+                f" AND {time_column} <= %s AND record_key IN ({', '.join(['%s'] * len(batch))})",
+                self.workspace_id, self.moment, *batch,
+            )
+            for row in sorted(rows, key=lambda r: r[time_column]):
+                known[row["record_key"]] = row  # the latest version wins
+
+
+def _key(row: Dict[str, Any], columns: Tuple[str, ...]) -> Optional[str]:
+    values = [row.get(column) for column in columns]
+    return ":".join(str(value) for value in values) if all(v not in (None, "") for v in values) else None
+
+
+def _noun(table: str) -> str:
+    """`tracking_plans` -> `Tracking plan`: how a link names the kind of each of its ends."""
+    singular = table[:-1] if table.endswith("s") else table
+    return singular.replace("_", " ").capitalize()
+
+
 def diff_versions(
-    table: str, old: Dict[str, Dict], new: Dict[str, Dict], snapshot: Snapshot
+    table: str, old: Dict[str, Dict], new: Dict[str, Dict], snapshot: Snapshot, names: Names
 ) -> List[Dict[str, Any]]:
     audit_columns = ("id",) if table == WORKSPACE_TABLE else endpoint_for_table(table).audit_resources
+    changed = {key: new[key] if key in new else old[key] for key in set(old) ^ set(new)}
+    changed.update({key: new[key] for key in set(old) & set(new) if old[key] != new[key]})
+    names.prefetch(table, changed.values())
     changes = []
 
     def change(key: str, row: Dict, kind: str, path: Optional[str], before: Any, after: Any) -> None:
@@ -201,7 +313,7 @@ def diff_versions(
             "observed_at": snapshot.boundary,
             "resource_type": table,
             "resource_id": key,
-            "resource_name": resource_name(row),
+            "resource_name": names.of(table, row),
             "change_kind": kind,
             "field_path": path,
             "old_value": to_json(before),
@@ -209,7 +321,7 @@ def diff_versions(
             "audit_resource_ids": [row[c] for c in audit_columns if row.get(c)],
         })
 
-    for key in sorted(set(old) | set(new)):
+    for key in sorted(changed):
         if key not in old:
             change(key, new[key], "added", None, None, _content(new[key]))
         elif key not in new:

@@ -13,9 +13,10 @@ import dlt
 from dlt.common.storages.load_package import ParsedLoadJobFileName
 
 from segment_source.endpoints import ENDPOINTS, parent_of
+from segment_source.outcomes import Outcome, of_skipped_parent
 
 
-def with_dependent_tables(skipped: Dict[str, str]) -> Dict[str, str]:
+def with_dependent_tables(skipped: Dict[str, Outcome]) -> Dict[str, Outcome]:
     """A child table read from a skipped parent only saw some parents: it is incomplete too."""
     result = dict(skipped)
     changed = True
@@ -24,9 +25,7 @@ def with_dependent_tables(skipped: Dict[str, str]) -> Dict[str, str]:
         for endpoint in ENDPOINTS:
             parent = parent_of(endpoint)
             if parent and parent.table_name in result and endpoint.table_name not in result:
-                result[endpoint.table_name] = (
-                    f"its parent table {parent.table_name} was skipped ({result[parent.table_name]})"
-                )
+                result[endpoint.table_name] = of_skipped_parent(parent.table_name, result[parent.table_name])
                 changed = True
     return result
 

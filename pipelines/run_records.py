@@ -41,6 +41,7 @@ SNAPSHOT_COLUMNS: TTableSchemaColumns = {
     "table_rows": {"data_type": "json"},
     "complete_tables": {"data_type": "json"},
     "skipped_tables": {"data_type": "json"},
+    "skipped_kinds": {"data_type": "json"},  # table -> outcome kind, what the change-driven window reads
     "requests": {"data_type": "json"},
 }
 

@@ -25,6 +25,7 @@ from segment_source.endpoints import (
     select_endpoints,
     tables as all_tables,
 )
+from segment_source.outcomes import Kind, kind_of_skip
 
 from . import change_runs, history
 from .destination import (  # noqa: F401 - make_pipeline, check_destination, DestinationUnavailable: public here
@@ -48,13 +49,7 @@ from .recovery import (  # noqa: F401 - unfinished_extractions: public here
 )
 from .run_records import forget_pending_run, load_run_records, save_pending_run
 
-PERMISSION_STATUSES = ("HTTP 401", "HTTP 403", "HTTP 404")
 logger = logging.getLogger("segment_history")
-
-
-def is_permission_gap(reason: str) -> bool:
-    """A table the token, plan or enabled features do not let us read (also through its parent)."""
-    return any(status in reason for status in PERMISSION_STATUSES)
 
 
 @dataclass
@@ -86,16 +81,19 @@ class RunResult:
     started_at: datetime
     finished_at: datetime
     table_rows: Dict[str, int]
-    skipped: Dict[str, str]
+    skipped: Dict[str, str]  # table -> why it was skipped
     changes: int
     requests: Dict[str, Any] = field(default_factory=dict)
     mode: str = "full"
     full_reason: Optional[str] = None  # why a requested change-driven run read everything
+    skipped_kinds: Dict[str, str] = field(default_factory=dict)  # table -> its outcome's kind (`outcomes.Kind`)
 
     @property
     def partial(self) -> bool:
-        """True when a table could not be read for another reason than a permission gap."""
-        return any(not is_permission_gap(reason) for reason in self.skipped.values())
+        """True when a table could not be read for another reason than a lasting gap (a permission or a
+        feature the token or plan lacks)."""
+        return any(kind_of_skip(reason, self.skipped_kinds.get(table)) is not Kind.LASTING_GAP
+                   for table, reason in self.skipped.items())
 
     def snapshot_row(self, complete: List[str]) -> Dict[str, Any]:
         """The run's row of the `snapshots` table."""
@@ -110,6 +108,7 @@ class RunResult:
             "table_rows": self.table_rows,
             "complete_tables": complete,
             "skipped_tables": self.skipped,
+            "skipped_kinds": self.skipped_kinds,
             "changes": self.changes,
             "requests": self.requests,
         }
@@ -266,7 +265,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         extract_info = pipeline.extract(
             source, workers=_extract_workers(options), loader_file_format=loader_file_format(pipeline)
         )
-    skipped = with_dependent_tables(report.skipped_tables())
+    skipped_outcomes = with_dependent_tables(report.skipped_tables())
+    skipped = {table: outcome.reason for table, outcome in skipped_outcomes.items()}
     discard_tables(pipeline, extract_info.loads_ids, skipped)
     run_id = extract_info.loads_ids[-1]
 
@@ -287,6 +287,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         requests={**report.request_stats.as_dict(), "rate_limit_wait_seconds": round(report.rate_limit_wait(), 2)},
         mode="changes" if change_plan is not None else "full",
         full_reason=report.full_reason if options.mode == "changes" else None,
+        skipped_kinds={table: outcome.kind.value for table, outcome in skipped_outcomes.items()},
     )
     save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete})
     pipeline.normalize()

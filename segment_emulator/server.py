@@ -3,12 +3,14 @@
 A request goes through, in order: latency, method (405), auth (401), global rate limit (429), scripted or
 random fault, route (404), role permission (401), plan feature (403 or as configured), alpha enablement (403),
 `Accept` version (415), per-endpoint rate limit (429), handler (200/404/422). `Emulator.respond` is that
-pipeline as a plain function; `_Handler` only moves bytes.
+pipeline as a plain function; `_Handler` only moves bytes (and stalls them, for the `hang` and `slow-body`
+faults).
 """
 
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -28,7 +30,15 @@ from .versions import media_type, negotiate
 from .workspace import Workspace
 
 JSON = "application/json"
+# The default random mix. Every kind, for `fault_kinds` and `fail_next`: these, any HTTP status, and
+# "html" (a 200 whose body is a proxy's HTML error page), "hang" (the request is read and never answered) and
+# "slow-body" (the real answer's headers, then its body trickling a byte at a time).
 FAULT_KINDS = ("500", "503", "drop", "truncate")
+NAMED_FAULTS = ("drop", "truncate", "html", "hang", "slow-body")
+# faults that change the real answer rather than replace it
+ANSWER_FAULTS = ("truncate", "slow-body")
+PROXY_ERROR_PAGE = (b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
+                    b"</center><hr><center>nginx</center></body></html>")
 REGIONS = {"us": "api.segmentapis.com", "eu": "eu1.api.segmentapis.com"}
 
 
@@ -37,9 +47,9 @@ class RequestRecord:
     method: str
     path: str
     query: dict[str, list[str]]
-    status: int  # 0 when the connection was dropped without an answer
+    status: int  # 0 when the connection was dropped (or held) without an answer
     accept: str | None
-    fault: str | None  # "500", "503", "drop", "truncate", or "scripted:<status>" from fail_next
+    fault: str | None  # the fault kind ("500", "drop", "hang"...), or "scripted:<kind>" from fail_next
     at: float
 
 
@@ -50,22 +60,35 @@ class Reply:
     content_type: str = JSON
     headers: dict[str, str] = field(default_factory=dict)
     fault: str | None = None
+    delivery: str = "at once"  # "hang": never answer; "trickle": headers, then the body a byte at a time
 
 
 @dataclass
 class _ScriptedFailure:
     prefix: str
-    status: int | str
+    status: str  # a fault kind (see check_fault_kind)
     times: int
     after_pages: int
     served: int = 0  # successful requests to the prefix seen so far
 
     def matches(self, path: str) -> bool:
-        """`/sources` is that endpoint only (its children such as `/sources/{id}/settings` are other
-        endpoints); a trailing `*` makes it a prefix (`/sources*`, `/sources/*`, `*` for everything)."""
-        if self.prefix.endswith("*"):
-            return path.startswith(self.prefix[:-1])
-        return path == self.prefix or path == self.prefix.rstrip("/")
+        return path_matches(self.prefix, path)
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    """`/sources` is that endpoint only (its children such as `/sources/{id}/settings` are other
+    endpoints); a trailing `*` makes it a prefix (`/sources*`, `/sources/*`, `*` for everything)."""
+    if pattern.endswith("*"):
+        return path.startswith(pattern[:-1])
+    return path == pattern or path == pattern.rstrip("/")
+
+
+def check_fault_kind(kind: int | str) -> str:
+    """The kind as the emulator stores it ("500", "html"...); a ValueError names the valid ones."""
+    text = str(kind)
+    if text in NAMED_FAULTS or (text.isdigit() and 100 <= int(text) <= 599):
+        return text
+    raise ValueError(f"unknown fault {kind!r}: use an HTTP status or one of {', '.join(NAMED_FAULTS)}")
 
 def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -76,9 +99,13 @@ def _error_reply(error: ApiError) -> Reply:
 
 
 def _fault_reply(kind: str, label: str) -> Reply:
-    """A failure answered before routing: a dropped connection or an error status."""
+    """A failure answered before routing: a dropped or held connection, a proxy's page or an error status."""
     if kind == "drop":
         return Reply(0, None, fault=label)
+    if kind == "hang":
+        return Reply(0, None, fault=label, delivery="hang")
+    if kind == "html":
+        return Reply(200, PROXY_ERROR_PAGE, content_type="text/html", fault=label)
     status = int(kind)
     if status == 429:
         error = errors.rate_limited(1000, 1)
@@ -109,15 +136,18 @@ class Emulator:
     rate_limit_rps: requests per token per fixed 1-second window (fractions round down, minimum 1); None turns
         rate limiting off. When on, the documented per-endpoint limits of the route table apply too, unless
         `endpoint_rate_limits=False`.
-    fault_rate, fault_seed: this fraction of authenticated GETs fails with a 500, a 503, a dropped connection
-        or a 200 with a cut JSON body; the sequence is reproducible for a seed.
+    fault_rate, fault_seed: this fraction of authenticated GETs fails with one of `fault_kinds` (default a 500,
+        a 503, a dropped connection or a 200 with a cut JSON body; also "html", "hang", "slow-body" or a status);
+        the sequence is reproducible for a seed. `fault_path` limits them to a path (see `fail_next`).
+    trickle_seconds: the pause between two bytes of a "slow-body" answer.
     last_page_next: how the last page says "no more": "absent" (the key is left out), "null" or "empty" ("").
     port: 0 picks a free port.
     """
 
     def __init__(self, workspace: Workspace, tokens: Mapping[str, str] | None = None, *, region: str = "us",
                  latency_ms: float = 0, rate_limit_rps: float | None = None, fault_rate: float = 0.0,
-                 fault_seed: int = 0, last_page_next: str = "absent", port: int = 0,
+                 fault_seed: int = 0, fault_kinds: Iterable[int | str] = FAULT_KINDS, fault_path: str = "*",
+                 trickle_seconds: float = 0.5, last_page_next: str = "absent", port: int = 0,
                  endpoint_rate_limits: bool = True, routes: tuple[Route, ...] = ROUTES,
                  roles: Mapping[str, Iterable[str]] | None = None, disabled_features: Iterable[str] = (),
                  disabled_feature_status: int = 403, disabled_alpha: bool | Iterable[str] = False):
@@ -125,6 +155,15 @@ class Emulator:
             raise ValueError(f"last_page_next must be one of {LAST_PAGE_NEXT_MODES}")
         if region not in REGIONS:
             raise ValueError(f"region must be one of {', '.join(REGIONS)}")
+        if not 0 <= fault_rate <= 1:
+            raise ValueError(f"fault_rate must be between 0 and 1, not {fault_rate}")
+        if latency_ms < 0 or trickle_seconds <= 0:
+            raise ValueError("latency_ms must be 0 or more and trickle_seconds more than 0")
+        self.fault_kinds = tuple(check_fault_kind(kind) for kind in fault_kinds)
+        if not self.fault_kinds:
+            raise ValueError("fault_kinds must name at least one fault")
+        self.fault_path = fault_path
+        self.trickle_seconds = trickle_seconds
         self.workspace = workspace
         self.tokens = dict(tokens if tokens is not None else {"test-token": OWNER})
         self.roles = resolve_roles(roles)
@@ -156,6 +195,7 @@ class Emulator:
         self._scripted: list[_ScriptedFailure] = []
         self._records: list[RequestRecord] = []
         self._lock = threading.Lock()
+        self.stopping = threading.Event()  # ends the answers held by "hang" and "slow-body"
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -163,6 +203,7 @@ class Emulator:
 
     def start(self) -> str:
         if self._server is None:
+            self.stopping.clear()
             self._server = _Server(("127.0.0.1", self.port), self)
             self.port = self._server.server_address[1]
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="segment-emulator",
@@ -171,6 +212,7 @@ class Emulator:
         return self.base_url
 
     def stop(self) -> None:
+        self.stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.close_connections()
@@ -215,15 +257,19 @@ class Emulator:
             self._records.clear()
 
     def fail_next(self, path_prefix: str, status: int | str = 500, times: int = 1, after_pages: int = 0) -> None:
-        """Make the next `times` GETs of `path_prefix` fail with `status` ("drop" and "truncate" too), once
-        `after_pages` requests to it have succeeded (to fail in the middle of a walk).
+        """Make the next `times` GETs of `path_prefix` fail with `status` (or "drop", "truncate", "html", "hang",
+        "slow-body"), once `after_pages` requests to it have succeeded (to fail in the middle of a walk).
 
         `path_prefix` names one endpoint's path (`/sources` fails the source list, not `/sources/{id}/settings`,
         which the full surface now serves); end it with `*` to match every path under a prefix (`/sources*`)."""
-        if not (isinstance(status, int) or status in ("drop", "truncate")):
-            raise ValueError("status must be an HTTP status code, 'drop' or 'truncate'")
+        kind = check_fault_kind(status)
         with self._lock:
-            self._scripted.append(_ScriptedFailure(path_prefix, status, times, after_pages))
+            self._scripted.append(_ScriptedFailure(path_prefix, kind, times, after_pages))
+
+    def clear_faults(self) -> None:
+        """Forget the faults `fail_next` scripted that were not served yet."""
+        with self._lock:
+            self._scripted.clear()
 
     # --- the request pipeline -------------------------------------------------------------------------------
 
@@ -249,8 +295,8 @@ class Emulator:
             raise errors.method_not_allowed(method)
         token, role = self._authenticate(headers.get("Authorization"))
         window = self._consume(self._global_limiter, token)
-        fault = self._scripted_fault(path) or self._random_fault()
-        if fault and fault[0] != "truncate":
+        fault = self._scripted_fault(path) or self._random_fault(path)
+        if fault and fault[0] not in ANSWER_FAULTS:
             return _fault_reply(*fault)
         route, params = find_route(path, self.routes)
         access = Access(role, self.roles[role])
@@ -270,8 +316,10 @@ class Emulator:
             with self.workspace.lock:
                 data = route.handler(call)
         reply = Reply(200, _json_bytes({"data": data}), media_type(version), window.headers() if window else {})
-        if fault:  # truncate: a 200 whose JSON stops halfway
+        if fault and fault[0] == "truncate":  # a 200 whose JSON stops halfway
             reply.body, reply.fault = reply.body[: max(len(reply.body) // 2, 1)], fault[1]
+        elif fault:  # slow-body: the right answer, too slowly to ever arrive
+            reply.delivery, reply.fault = "trickle", fault[1]
         return reply
 
     def _authenticate(self, authorization: str | None) -> tuple[str, str]:
@@ -305,13 +353,13 @@ class Emulator:
                     return str(failure.status), f"scripted:{failure.status}"
         return None
 
-    def _random_fault(self) -> tuple[str, str] | None:
-        if not self.fault_rate:
+    def _random_fault(self, path: str) -> tuple[str, str] | None:
+        if not self.fault_rate or not path_matches(self.fault_path, path):
             return None
         with self._lock:
             if self._fault_rng.random() >= self.fault_rate:
                 return None
-            kind = self._fault_rng.choice(FAULT_KINDS)
+            kind = self._fault_rng.choice(self.fault_kinds)
         return kind, kind
 
     def _after(self, path: str, reply: Reply) -> None:
@@ -366,6 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         self._discard_request_body()
         reply = self.server.emulator.respond(self.command, self.path, self.headers)
+        if reply.delivery == "hang":
+            self._hold_until_the_client_leaves()
         if reply.body is None:
             self.close_connection = True
             return
@@ -375,8 +425,35 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if reply.delivery == "trickle":
+            self._trickle(reply.body)
+        else:
             self.wfile.write(reply.body)
+
+    def _hold_until_the_client_leaves(self) -> None:
+        """Answers nothing until the client closes the connection (or the emulator stops)."""
+        stopping = self.server.emulator.stopping
+        while not stopping.wait(0.05):
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            try:
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    return
+            except OSError:
+                return
+
+    def _trickle(self, body: bytes) -> None:
+        stopping, pause = self.server.emulator.stopping, self.server.emulator.trickle_seconds
+        self.close_connection = True
+        try:
+            for index in range(len(body)):
+                self.wfile.write(body[index:index + 1])
+                self.wfile.flush()
+                if stopping.wait(pause):
+                    return
+        except OSError:  # the client gave up
+            return
 
     def version_string(self) -> str:
         return self.server_version

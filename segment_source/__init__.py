@@ -22,9 +22,10 @@ from dlt.sources.rest_api.typing import EndpointResource, RESTAPIConfig
 
 from . import jsonpath_cache  # noqa: F401  (speeds up dlt's JSONPath parsing for every resource)
 from . import settings
-from .client import SegmentSession
+from .client import SegmentSession, outcome_of
 from .changes import ChangePlan, by_id_resource, refetch_for, stays_in_run
 from .endpoints import ENDPOINTS_BY_NAME, PLACEHOLDER, WORKSPACE_TABLE, Endpoint, select_endpoints
+from .outcomes import Kind, Outcome, Timeouts, of_repeated_cursor
 from .rate_limit import RateLimiter
 from .report import ExtractionReport
 from .rows import canonical, explode_function, first_sighting_filter, shape_row_function
@@ -43,21 +44,36 @@ def audit_resource_name(workspace_id: str) -> str:
     return f"{AUDIT_EVENTS}_{workspace_id}"
 
 
+class RepeatedCursor(RuntimeError):
+    """A cursor came back twice (for a paginator that has no table to skip)."""
+
+
 class SegmentCursorPaginator(JSONResponseCursorPaginator):
     """Segment's cursor: `pagination.cursor` in, `data.pagination.next` out, stop on a missing, null or
-    empty `next` or an empty page. A cursor that comes back twice is a malformed response, not an end."""
+    empty `next` or an empty page. A cursor that comes back twice is a malformed answer, not an end: the
+    walk stops and `on_malformed` gets its outcome (without it, `RepeatedCursor` is raised)."""
 
-    def __init__(self, cursor_path: str = CURSOR_PATH, cursor_param: str = "pagination.cursor") -> None:
+    def __init__(
+        self, cursor_path: str = CURSOR_PATH, cursor_param: str = "pagination.cursor",
+        on_malformed: Optional[Callable[[Outcome], None]] = None,
+    ) -> None:
         super().__init__(cursor_path=cursor_path, cursor_param=cursor_param, stop_after_empty_page=True)
         self._seen_cursors: set = set()
+        # a function, not a bound method: dlt deep-copies the paginator for each parent of a child table
+        self.on_malformed = on_malformed
 
     def update_state(self, response: Any, data: Optional[List[Any]] = None) -> None:
         super().update_state(response, data)
         cursor = self._next_reference
-        if cursor is not None:
-            if cursor in self._seen_cursors:
-                raise ValueError(f"the API returned the cursor {cursor!r} twice; pagination would loop")
-            self._seen_cursors.add(cursor)
+        if cursor is None:
+            return
+        if cursor in self._seen_cursors:
+            self._has_next_page = False
+            outcome = of_repeated_cursor(response.request.path_url.split("?")[0], cursor)
+            if self.on_malformed is None:
+                raise RepeatedCursor(outcome.reason)
+            self.on_malformed(outcome)
+        self._seen_cursors.add(cursor)
 
 
 def resolve_base_url(region: Optional[str], base_url: Optional[str]) -> str:
@@ -71,45 +87,38 @@ def resolve_base_url(region: Optional[str], base_url: Optional[str]) -> str:
 
 
 def _response_hook(endpoint: Endpoint, report: ExtractionReport):
-    """Counts good pages; turns anything else into a recorded skip of the whole table."""
-    table = endpoint.table_name
+    """Counts good pages; anything else the session classified (see `outcomes`) skips the whole table."""
+    skip = _table_skipper(endpoint, report)
 
     def hook(response: Any, *args: Any, **kwargs: Any) -> None:
-        if response.status_code in endpoint.absent_statuses:
+        outcome = outcome_of(response)
+        if outcome.kind is Kind.ABSENT:
             raise IgnoreResponseException()  # this parent has none: nothing to load, nothing missing
-        problem = _page_problem(response, endpoint)
-        if problem is None:
-            report.count_page(table)
-            if endpoint.scalar_column:
-                _wrap_scalar_items(response, endpoint)
-            return
-        if report.skip(table, problem):
-            logger.warning("Skipping table %s for this run: %s", table, problem)
-        raise IgnoreResponseException()
+        if outcome.kind is not Kind.OK:
+            skip(outcome)
+            raise IgnoreResponseException()
+        report.count_page(endpoint.table_name)
+        _shape_page(response, endpoint)
 
     return hook
 
 
-def _page_problem(response: Any, endpoint: Endpoint) -> Optional[str]:
-    path = response.request.path_url.split("?")[0] if response.request is not None else endpoint.path
-    if response.status_code != 200:
-        return f"HTTP {response.status_code} {response.reason or ''} on GET {path}".replace("  ", " ")
-    body = response.json()
-    data = body.get("data") if isinstance(body, dict) else None
-    payload = data if (data is None or not endpoint.list_key) else data.get(endpoint.list_key)
-    if payload is None and endpoint.list_optional and isinstance(data, dict):
-        data[endpoint.list_key] = payload = []  # the cached parse the paginator reads next
-    expected = dict if endpoint.single_object else list
-    if not isinstance(data, dict) or not isinstance(payload, expected):
-        where = f"data.{endpoint.list_key}" if endpoint.list_key else "data"
-        return f"malformed page on GET {path}: no {expected.__name__} at {where}"
-    return None
+def _table_skipper(endpoint: Endpoint, report: ExtractionReport) -> Callable[[Outcome], None]:
+    def skip(outcome: Outcome) -> None:
+        if report.skip(endpoint.table_name, outcome):
+            logger.warning("Skipping table %s for this run: %s", endpoint.table_name, outcome.reason)
+
+    return skip
 
 
-def _wrap_scalar_items(response: Any, endpoint: Endpoint) -> None:
-    """Invites are plain email strings; dlt needs objects (children get their parent's id added)."""
-    data = response.json()["data"]  # the cached parse the paginator reads next
-    data[endpoint.list_key] = [{endpoint.scalar_column: item} for item in data[endpoint.list_key]]
+def _shape_page(response: Any, endpoint: Endpoint) -> None:
+    """Edits the cached parse the paginator and dlt read next: an empty list the API left out is put back,
+    and plain strings (invites are emails) become objects (children get their parent's id added)."""
+    data = response.json()["data"]
+    if endpoint.list_optional and data.get(endpoint.list_key) is None:
+        data[endpoint.list_key] = []
+    if endpoint.scalar_column:
+        data[endpoint.list_key] = [{endpoint.scalar_column: item} for item in data[endpoint.list_key]]
 
 
 def time_tokens(now: datetime) -> Dict[str, str]:
@@ -143,7 +152,8 @@ def _endpoint_resource(
     paginator: Any = SinglePagePaginator()
     if endpoint.paginated:
         params[endpoint.count_param] = min(page_size, endpoint.page_size)
-        paginator = SegmentCursorPaginator(endpoint.cursor_path, endpoint.cursor_param)
+        paginator = SegmentCursorPaginator(endpoint.cursor_path, endpoint.cursor_param,
+                                           on_malformed=_table_skipper(endpoint, report))
     resource: Dict[str, Any] = {
         "name": endpoint.name,
         "table_name": endpoint.table_name,
@@ -238,6 +248,8 @@ def segment_source(
     keep_write_keys: bool = False,
     page_size: int = settings.MAX_PAGE_SIZE,
     retry_backoff_seconds: float = settings.BACKOFF_BASE_SECONDS,
+    connect_timeout_seconds: float = settings.CONNECT_TIMEOUT_SECONDS,
+    read_timeout_seconds: float = settings.READ_TIMEOUT_SECONDS,
     snapshot_time: Optional[datetime] = None,
     history_mode: str = "scd2",
     report: Optional[ExtractionReport] = None,
@@ -259,6 +271,8 @@ def segment_source(
         keep_write_keys: Store source write keys in clear instead of a fingerprint.
         page_size: Items per page, at most each endpoint's cap (default 1000, the API's maximum).
         retry_backoff_seconds: First wait before retrying a failed request; doubles per attempt.
+        connect_timeout_seconds: Longest wait for a connection to the API.
+        read_timeout_seconds: Longest wait for data, and for a page's body to arrive in full.
         snapshot_time: The moment this snapshot stands for (default: now).
         history_mode: `scd2` (versions with validity columns) or `snapshots` (each run appends its full
             snapshot with `snapshot_at`, for destinations without SCD2 merges such as files).
@@ -277,7 +291,8 @@ def segment_source(
     endpoints = select_endpoints(resources, groups)
     report = report if report is not None else ExtractionReport()
     snapshot_time = snapshot_time or datetime.now(timezone.utc)
-    session = session or build_session(endpoints, max_concurrency, requests_per_minute, retry_backoff_seconds, report)
+    session = session or build_session(endpoints, max_concurrency, requests_per_minute, retry_backoff_seconds, report,
+                                       Timeouts(connect_timeout_seconds, read_timeout_seconds))
     session.headers["Authorization"] = f"Bearer {access_token}"
 
     # keep the API's timestamp strings as they are: typed copies would split into variant columns the
@@ -352,15 +367,12 @@ def build_session(
     requests_per_minute: Optional[float],
     retry_backoff_seconds: float = settings.BACKOFF_BASE_SECONDS,
     report: Optional[ExtractionReport] = None,
+    timeouts: Timeouts = Timeouts(),
 ) -> SegmentSession:
     patterns = [(re.compile("^/" + PLACEHOLDER.sub("[^/]+", e.path) + "$"), e) for e in endpoints]
 
     def endpoint_of(path: str) -> Optional[Endpoint]:
         return next((endpoint for pattern, endpoint in patterns if pattern.match(path)), None)
-
-    def endpoint_limit_of(path: str) -> Optional[str]:
-        endpoint = endpoint_of(path)
-        return endpoint.name if endpoint is not None and endpoint.rate_limit_per_minute else None
 
     def already_skipped(path: str) -> bool:
         # once a table is known to be unreadable (e.g. 401 for every parent), asking again is waste
@@ -370,8 +382,9 @@ def build_session(
     limits = {e.name: e.rate_limit_per_minute for e in endpoints if e.rate_limit_per_minute}
     return SegmentSession(
         rate_limiter=RateLimiter(requests_per_minute, limits),
-        endpoint_limit_of=endpoint_limit_of,
+        endpoint_of=endpoint_of,
         already_skipped=already_skipped,
         pool_size=max_concurrency,
         backoff_base=retry_backoff_seconds,
+        timeouts=timeouts,
     )

@@ -18,8 +18,9 @@ import dlt
 from dlt.extract import DltResource
 
 from . import settings
-from .client import SegmentSession
+from .client import SegmentSession, outcome_of
 from .endpoints import FUNCTION_RESOURCE_TYPES, Endpoint
+from .outcomes import Kind, Outcome
 from .report import ExtractionReport
 
 logger = logging.getLogger("segment_history")
@@ -152,15 +153,18 @@ def _get_by_id(
 ) -> Optional[Dict[str, Any]]:
     url = f"{host}/{refetch.path.format(id=resource_id)}"
     response = session.get(url, headers={"Accept": settings.MEDIA_TYPES[refetch.stability]})
-    if response.status_code == 404:
+    if response.status_code == 404:  # read by id, 404 means deleted
         report.deleted(table, resource_id)
         return None
-    if response.status_code != 200:
-        report.skip(table, f"HTTP {response.status_code} on GET /{refetch.path.format(id=resource_id)}")
+    outcome = outcome_of(response)
+    if outcome.kind is not Kind.OK:
+        report.skip(table, outcome)
         return None
     item = (response.json().get("data") or {}).get(refetch.object_key)
     if not isinstance(item, dict):
-        report.skip(table, f"malformed answer to GET /{refetch.path.format(id=resource_id)}")
+        path = refetch.path.format(id=resource_id)
+        report.skip(table, Outcome(Kind.PASSING_FAILURE, f"malformed answer to GET /{path}: no object at data"
+                                                         f".{refetch.object_key}"))
         return None
     return item
 

@@ -2,9 +2,11 @@
 
 dlt's REST client calls `session.send()` for every page, so all policy lives in `send`:
 - only GET leaves this process (the pipeline can never change a workspace);
-- 429: wait `data.msBeforeNext` (or until `X-RateLimit-Reset`), never spin;
-- 5xx, dropped connections and bodies that are not complete JSON: retry with exponential backoff;
-- every other status goes back to the caller, which decides (401/403/404 are permission gaps).
+- every request has a connect and a read timeout, and a body must arrive in full within the read timeout;
+- each attempt's answer is classified once (`outcomes`) and the outcome travels with the response:
+  429 waits `data.msBeforeNext` (or until `X-RateLimit-Reset`), never spins; 5xx, no answer in time,
+  dropped connections and bodies that are not complete JSON are retried with jittered exponential backoff;
+  a request that never got an answer ends the run, and every request after it fails at once.
 The bearer token is only ever put in the Authorization header, and no message here quotes headers.
 """
 
@@ -19,11 +21,14 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+import urllib3.exceptions
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from requests.adapters import HTTPAdapter
 from requests.hooks import default_hooks, dispatch_hook
 
 from . import settings
+from .endpoints import Endpoint
+from .outcomes import BodyTimeout, Kind, Outcome, Timeouts, of_answer, of_no_answer
 from .rate_limit import RateLimiter, parse_reset_header
 
 RETRYABLE_EXCEPTIONS = (
@@ -32,6 +37,7 @@ RETRYABLE_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+BODY_CHUNK_BYTES = 1024 * 1024  # one wait for data returns what arrived, up to this
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -39,7 +45,11 @@ class ReadOnlyViolation(RuntimeError):
 
 
 class SegmentAPIUnavailable(RuntimeError):
-    """The API could not be reached or kept failing after every retry."""
+    """The API could not be reached, did not answer in time, or kept answering 429."""
+
+    def __init__(self, message: str, outcome: Optional[Outcome] = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 @dataclass
@@ -76,6 +86,11 @@ def describe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+def outcome_of(response: requests.Response) -> Outcome:
+    """What the session decided this response means (see `outcomes`)."""
+    return response.segment_outcome  # type: ignore[attr-defined]
+
+
 def ms_before_next(response: requests.Response) -> Optional[float]:
     """Seconds the 429 body asks us to wait (`errors[].data.msBeforeNext`)."""
     try:
@@ -93,23 +108,24 @@ class SegmentSession(requests.Session):
     def __init__(
         self,
         rate_limiter: Optional[RateLimiter] = None,
-        endpoint_limit_of: Callable[[str], Optional[str]] = lambda path: None,
+        endpoint_of: Callable[[str], Optional[Endpoint]] = lambda path: None,
         already_skipped: Callable[[str], bool] = lambda path: False,
         max_attempts: int = settings.MAX_ATTEMPTS,
         backoff_base: float = settings.BACKOFF_BASE_SECONDS,
         backoff_max: float = settings.BACKOFF_MAX_SECONDS,
-        timeout: float = settings.REQUEST_TIMEOUT_SECONDS,
+        timeouts: Timeouts = Timeouts(),
         pool_size: int = settings.DEFAULT_MAX_CONCURRENCY,
     ) -> None:
         super().__init__()
         self.rate_limiter = rate_limiter or RateLimiter()
-        self.endpoint_limit_of = endpoint_limit_of
+        self.endpoint_of = endpoint_of
         self.already_skipped = already_skipped
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.timeout = timeout
+        self.timeouts = timeouts
         self.stats = RequestStats()
+        self._stopped: Optional[SegmentAPIUnavailable] = None  # why the run ends: later requests fail at once
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4))
         self.mount("http://", adapter)
         self.mount("https://", adapter)
@@ -120,68 +136,73 @@ class SegmentSession(requests.Session):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         _refuse_unless_get(request.method)
-        kwargs.setdefault("timeout", self.timeout)
+        path = urlsplit(request.url or "").path
         # Response hooks (dlt's raise_for_status, our per-table checks) must see only the final answer,
         # not each attempt, or a transient 503 would end a table before the retry.
-        if self.already_skipped(urlsplit(request.url or "").path):
+        if self.already_skipped(path):
             raise IgnoreResponseException()  # ends this pagination; the table is not loaded anyway
         hooks, request.hooks = request.hooks, default_hooks()
-        response = self._send_with_retries(request, **kwargs)
+        response = self._send_with_retries(request, self.endpoint_of(path), **kwargs)
         return dispatch_hook("response", hooks, response, **kwargs)
 
-    def _send_with_retries(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        endpoint_limit = self.endpoint_limit_of(urlsplit(request.url or "").path)
+    def _send_with_retries(
+        self, request: requests.PreparedRequest, endpoint: Optional[Endpoint], **kwargs: Any
+    ) -> requests.Response:
+        endpoint_limit = endpoint.name if endpoint is not None and endpoint.rate_limit_per_minute else None
         rate_limited_waits = 0
         attempt = 0
+        slow_or_malformed = 0  # answers worth only a few attempts (`Outcome.attempts`), whatever came between
         while True:
+            if self._stopped is not None:
+                raise self._stopped
             attempt += 1
             self.rate_limiter.acquire(endpoint_limit)
             try:
-                response, problem = self._send_once(request, **kwargs)
+                response, outcome = self._send_once(request, endpoint, **kwargs)
             finally:
                 self.rate_limiter.release()
-            if response is not None and response.status_code == 429:
+            if outcome.rate_limited:
                 rate_limited_waits += 1
-                self._wait_after_429(response, rate_limited_waits, request)
+                self._wait_after_429(response, rate_limited_waits, request)  # type: ignore[arg-type]
                 attempt -= 1  # the API told us when to come back: that is not a failed attempt
                 continue
-            if problem is None:
-                return response  # type: ignore[return-value]
-            if attempt >= self.max_attempts:
-                return self._give_up(request, response, problem)
+            if outcome.kind is not Kind.RETRY:
+                return _with_outcome(response, outcome)  # type: ignore[arg-type]
+            slow_or_malformed += bool(outcome.attempts)
+            if attempt >= self.max_attempts or (outcome.attempts and slow_or_malformed >= outcome.attempts):
+                return self._give_up(request, response, outcome.given_up(attempt))
             time.sleep(self._backoff(attempt))
 
-    def _send_once(self, request: requests.PreparedRequest, **kwargs: Any):
-        """One attempt. Returns (response or None, problem or None): problem means retry."""
+    def _send_once(self, request: requests.PreparedRequest, endpoint: Optional[Endpoint], **kwargs: Any):
+        """One attempt: (the response, or None when there was no complete answer; its outcome)."""
+        if kwargs.get("timeout") is None:  # requests always passes the key, as None
+            kwargs["timeout"] = (self.timeouts.connect, self.timeouts.read)
+        kwargs["stream"] = True  # the body is read here, against a deadline
         try:
             response = super().send(request, **kwargs)
+            _read_body(response, self.timeouts.read)
         except RETRYABLE_EXCEPTIONS as exc:
             self.stats.count(None, retried=True)
-            return None, f"connection failed ({type(exc).__name__})"
-        status = response.status_code
-        if status == 429:
-            self.stats.count(status, retried=True, rate_limited=True)
-            return response, None
-        if status >= 500:
-            self.stats.count(status, retried=True)
-            return response, f"server error {status}"
-        if status == 200 and not _cache_json_body(response):
-            self.stats.count(None, retried=True)
-            return response, "incomplete or non-JSON response body"
-        self.stats.count(status, retried=False)
-        self.rate_limiter.observe(
-            response.headers.get("X-RateLimit-Remaining"), response.headers.get("X-RateLimit-Reset")
-        )
-        return response, None
+            return None, of_no_answer(exc, request.url or "", self.timeouts)
+        parsed = response.status_code == 200 and _cache_json_body(response)
+        outcome = of_answer(response, parsed, endpoint)
+        malformed = response.status_code == 200 and not parsed
+        self.stats.count(None if malformed else response.status_code, retried=outcome.kind is Kind.RETRY,
+                         rate_limited=outcome.rate_limited)
+        if outcome.kind is not Kind.RETRY:
+            self.rate_limiter.observe(
+                response.headers.get("X-RateLimit-Remaining"), response.headers.get("X-RateLimit-Reset")
+            )
+        return response, outcome
 
     def _wait_after_429(
         self, response: requests.Response, waits: int, request: requests.PreparedRequest
     ) -> None:
         if waits > self.max_attempts * 4:
-            raise SegmentAPIUnavailable(
+            raise self._ending(SegmentAPIUnavailable(
                 f"{describe_url(request.url or '')} kept answering 429 Too Many Requests after"
                 f" {waits} waits; lower sources.segment.requests_per_minute or max_concurrency."
-            )
+            ))
         delay = ms_before_next(response)
         if delay is None:
             reset_at = parse_reset_header(response.headers.get("X-RateLimit-Reset"), time.time())
@@ -192,17 +213,59 @@ class SegmentSession(requests.Session):
         self.rate_limiter.block_for(delay)
 
     def _give_up(
-        self, request: requests.PreparedRequest, response: Optional[requests.Response], problem: str
+        self, request: requests.PreparedRequest, response: Optional[requests.Response], outcome: Outcome
     ) -> requests.Response:
-        if response is not None and response.status_code >= 500:
-            return response  # the caller raises an HTTPError carrying the status
-        raise SegmentAPIUnavailable(
-            f"{describe_url(request.url or '')}: {problem} after {self.max_attempts} attempts."
-        )
+        if outcome.kind is not Kind.FATAL and response is not None:
+            return _with_outcome(response, outcome)  # the caller skips the table
+        parts = urlsplit(request.url or "")
+        raise self._ending(SegmentAPIUnavailable(
+            f"The Segment API at {parts.scheme}://{parts.netloc} stopped answering: {outcome.reason}.", outcome
+        ))
+
+    def _ending(self, error: SegmentAPIUnavailable) -> SegmentAPIUnavailable:
+        """The error that ends the run; every later request raises it at once, so the run ends in bounded time."""
+        self._stopped = error
+        return error
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
         return delay * (0.5 + random.random() / 2)
+
+
+def _with_outcome(response: requests.Response, outcome: Outcome) -> requests.Response:
+    response.segment_outcome = outcome  # type: ignore[attr-defined]
+    return response
+
+
+def _read_body(response: requests.Response, seconds: float) -> None:
+    """Reads the whole body within `seconds`: the read timeout bounds each wait for data, so a body that
+    trickles a byte at a time would otherwise never end. Errors are requests' own, as for `.content`."""
+    try:
+        response._content = _body_before(response.raw, time.monotonic() + seconds, seconds)
+    except BaseException:
+        response.close()  # the connection is not reused
+        raise
+    response._content_consumed = True
+
+
+def _body_before(raw: Any, deadline: float, seconds: float) -> bytes:
+    chunks = []
+    try:
+        while True:
+            chunk = raw.read1(BODY_CHUNK_BYTES, decode_content=True)  # at most one wait for data
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise BodyTimeout(f"the body did not arrive in full within {seconds:g} s")
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    except urllib3.exceptions.ProtocolError as exc:  # the connection broke mid-body
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
 
 
 def _refuse_unless_get(method: Optional[str]) -> None:

@@ -37,6 +37,8 @@ class Endpoint:
     parent_fields: Dict[str, str] = field(default_factory=dict)
     # for link tables: item field -> column to keep (everything else of the item is dropped)
     keep: Dict[str, str] = field(default_factory=dict)
+    # for link tables: the table whose rows the kept `id` names (the link's other end; the parent is one end)
+    link_to: Optional[str] = None
     # items that are plain strings (invites are emails) become rows with this one column
     scalar_column: Optional[str] = None
     params: Dict[str, str] = field(default_factory=dict)
@@ -112,7 +114,7 @@ def _credential_consumers(kind: str, column: str) -> Endpoint:
     """`/credentials/{id}/consumers` pages its sources and warehouses with two separate cursors."""
     pagination = f"{kind}Pagination"
     return child(f"credential_consumer_{kind}", "credentials/{id}/consumers", kind, "credentials",
-                 {"id": "credential_id"}, keep={"id": column}, key=("credential_id", column),
+                 {"id": "credential_id"}, keep={"id": column}, link_to=kind, key=("credential_id", column),
                  count_param=f"{pagination}.count", cursor_param=f"{pagination}.cursor",
                  cursor_path=f"data.{pagination}.next", audit_resources=("credential_id", column))
 
@@ -132,7 +134,7 @@ CORE = [
     Endpoint("warehouses", "warehouses", "warehouses"),
     # One call per warehouse rather than per source: far fewer parents, the same edges.
     child("source_warehouses", "warehouses/{id}/connected-sources", "sources", "warehouses",
-          {"id": "warehouse_id"}, keep={"id": "source_id"}, key=("source_id", "warehouse_id"),
+          {"id": "warehouse_id"}, keep={"id": "source_id"}, link_to="sources", key=("source_id", "warehouse_id"),
           audit_resources=("source_id", "warehouse_id")),
     child("warehouse_selective_syncs", "warehouses/{warehouse_id}/connected-sources/{source_id}/selective-syncs",
           "items", "source_warehouses", {"warehouse_id": "warehouse_id", "source_id": "source_id"},
@@ -145,7 +147,8 @@ CORE = [
           {"id": "tracking_plan_id"}, key=("tracking_plan_id", "type", "key", "version"),
           rate_limit_per_minute=200),
     child("tracking_plan_sources", "tracking-plans/{id}/sources", "sources", "tracking_plans",
-          {"id": "tracking_plan_id"}, keep={"id": "source_id"}, key=("tracking_plan_id", "source_id"),
+          {"id": "tracking_plan_id"}, keep={"id": "source_id"}, link_to="sources",
+          key=("tracking_plan_id", "source_id"),
           audit_resources=("tracking_plan_id", "source_id")),
     Endpoint("transformations", "transformations", "transformations", audit_resources=("id", "source_id")),
     *_function_endpoints(),
@@ -160,7 +163,7 @@ IAM = [
     Endpoint("users", "users", "users", group="iam"),
     Endpoint("user_groups", "groups", "userGroups", volatile=("memberCount",), group="iam"),
     child("user_group_members", "groups/{id}/users", "users", "user_groups", {"id": "user_group_id"},
-          keep={"id": "user_id", "email": "email"}, key=("user_group_id", "user_id"), group="iam",
+          keep={"id": "user_id", "email": "email"}, link_to="users", key=("user_group_id", "user_id"), group="iam",
           audit_resources=("user_group_id", "user_id")),
     child("user_group_invites", "groups/{id}/invites", "emails", "user_groups", {"id": "user_group_id"},
           scalar_column="email", key=("user_group_id", "email"), group="iam"),
@@ -185,6 +188,7 @@ ENGAGE = [
           default=False),
     child("audience_references", "spaces/{space_id}/audiences/{id}/audience-references", "audiences",
           "audiences", {"id": "audience_id", "space_id": "space_id"}, keep={"id": "referencing_audience_id"},
+          link_to="audiences",
           key=("audience_id", "referencing_audience_id"), stability="alpha", rate_limit_per_minute=25,
           group="engage", default=False),
     child("computed_traits", "spaces/{id}/computed-traits", "computedTraits", "spaces", {"id": "space_id"},
@@ -270,6 +274,19 @@ def endpoint_for_table(table: str) -> Endpoint:
 
 def parent_of(endpoint: Endpoint) -> Optional[Endpoint]:
     return ENDPOINTS_BY_NAME.get(endpoint.parent) if endpoint.parent else None
+
+
+def references(endpoint: Endpoint) -> List[Tuple[str, Tuple[str, ...]]]:
+    """The resources a row names: its parent and, for a link, the other end, as (table, the row's columns
+    that hold that resource's record key), in the order the row's key lists them."""
+    found = []
+    parent = parent_of(endpoint)
+    if parent is not None and all(name in endpoint.parent_fields for name in parent.key):
+        found.append((parent.table_name, tuple(endpoint.parent_fields[name] for name in parent.key)))
+    if endpoint.link_to:
+        found.append((endpoint.link_to, (endpoint.keep["id"],)))
+    order = list(endpoint.key)
+    return sorted(found, key=lambda ref: order.index(ref[1][0]) if ref[1][0] in order else len(order))
 
 
 def select_endpoints(names: Optional[Sequence[str]] = None, groups: Optional[Sequence[str]] = None) -> List[Endpoint]:

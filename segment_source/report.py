@@ -1,7 +1,7 @@
-"""What one extraction saw, per table: pages, rows, and why a table was skipped.
+"""What one extraction saw, per table: pages, rows, and the outcome that made a table skipped.
 
-A table with a skip reason is incomplete: it must not be loaded as a snapshot, because SCD2 would retire
-every row that is missing from it. The run drops such tables from the load and records why.
+A skipped table is incomplete: it must not be loaded as a snapshot, because SCD2 would retire every row
+that is missing from it. The run drops such tables from the load and records their outcomes.
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Set
 
+from .outcomes import Outcome
+
 
 @dataclass
 class TableReport:
     pages: int = 0
     rows: int = 0
-    skipped: Optional[str] = None
+    skipped: Optional[Outcome] = None
     keys: Set[str] = field(default_factory=set)  # record keys seen, to drop repeats and find the missing
     deleted: Set[str] = field(default_factory=set)  # ids read by id that the API no longer knows
 
@@ -63,12 +65,12 @@ class ExtractionReport:
         with self._lock:
             return set(self.tables[table].deleted) if table in self.tables else set()
 
-    def skip(self, table: str, reason: str) -> bool:
+    def skip(self, table: str, outcome: Outcome) -> bool:
         """Marks the table incomplete; True the first time (the first cause is the informative one)."""
         with self._lock:
             report = self._table(table)
             if report.skipped is None:
-                report.skipped = reason
+                report.skipped = outcome
                 return True
             return False
 
@@ -76,7 +78,7 @@ class ExtractionReport:
         with self._lock:
             return table in self.tables and self.tables[table].skipped is not None
 
-    def skipped_tables(self) -> Dict[str, str]:
+    def skipped_tables(self) -> Dict[str, Outcome]:
         with self._lock:
             return {name: t.skipped for name, t in self.tables.items() if t.skipped}
 

@@ -20,8 +20,12 @@ AUDIT_RETENTION_DAYS = 90
 AUDIT_OVERLAP_SECONDS = 300
 
 # HTTP behaviour
-REQUEST_TIMEOUT_SECONDS = 60
+CONNECT_TIMEOUT_SECONDS = 10
+# each wait for data, and the time a page's body may take once its headers came
+READ_TIMEOUT_SECONDS = 60
 MAX_ATTEMPTS = 8
+# slow failures (no answer in time) and malformed bodies are worth a few attempts, not MAX_ATTEMPTS
+FEW_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
 # Upper bound on a single rate-limit wait the API asks for; longer waits mean something is wrong.

@@ -66,12 +66,24 @@ def assert_mutation_recorded(mutation, rows, explained_by=None):
         row = matches[0]
         if path is not None:
             api_path = next(p for p in mutation.fields if column_path(p) == path)
-            old, new = mutation.fields[api_path]
+            old, new = expected_values(path, *mutation.fields[api_path])
             assert (json.loads(row["old"]) if row["old"] else None) == old
             assert (json.loads(row["new"]) if row["new"] else None) == new
         explained = explaining(mutation, explained_by or {}, row_resources(mutation))
         assert row["actor"] == explained.actor
         assert row["event"] == explained.audit_event_id
+
+
+def expected_values(path, old, new):
+    """A resource's labels are recorded label by label: the one a mutation removed (old) or added (new),
+    as `key=value`; every other field as its old and new value."""
+    if path != "labels":
+        return old, new
+    before = {f"{label['key']}={label['value']}" for label in old}
+    after = {f"{label['key']}={label['value']}" for label in new}
+    removed, added = sorted(before - after), sorted(after - before)
+    assert len(removed) + len(added) == 1, "a mutation adds or removes one label"
+    return (removed or [None])[0], (added or [None])[0]
 
 
 def row_resources(mutation):
@@ -225,3 +237,76 @@ def test_medium_workspace_history(seed, start_emulator, options_for):
     for mutation in mutations:
         assert_mutation_recorded(mutation, rows, explaining_mutations(mutations))
     assert result.changes == sum(len(expected_rows(m)) for m in with_cascades(mutations))
+
+
+def names_of_run(options, run_id):
+    rows = query(options, "select resource_type, resource_id, change_kind, field_path, resource_name"
+                          " from {ds}.config_changes where run_id = ?", run_id)
+    return {(table, key, kind, path): name for table, key, kind, path, name in rows}
+
+
+def test_child_rows_are_named_under_their_parent(start_emulator, options_for):
+    workspace = generate_workspace(seed=26, scale="small")
+    options = options_for(start_emulator(workspace), groups=["core"])
+    run_snapshot(options)
+
+    function = next(f for f in workspace.functions if workspace.function_versions.get(f["id"]))
+    source, warehouse = next((s, w) for s in workspace.sources for w in workspace.warehouses
+                             if (s["id"], w["id"]) not in workspace.source_warehouses)
+    filtered = {f["destinationId"] for f in workspace.destination_filters}
+    doomed = next(d for d in workspace.destinations
+                  if d["id"] in filtered and workspace.subscriptions_of(d["id"]))
+    toggled = next(f for f in workspace.destination_filters if f["destinationId"] != doomed["id"])
+    planned = next(s for s in workspace.sources
+                   if workspace.source_tracking_plan.get(s["id"]) and s["id"] != source["id"]
+                   and all(d["id"] != toggled["destinationId"] for d in workspace.destinations_of(s["id"])))
+    plan = next(p for p in workspace.tracking_plans if p["id"] == workspace.source_tracking_plan[planned["id"]])
+    destinations = {d["id"]: d for d in workspace.destinations}
+    doomed_filters = [f for f in workspace.destination_filters if f["destinationId"] == doomed["id"]]
+    doomed_subscriptions = workspace.subscriptions_of(doomed["id"])
+
+    code = workspace.apply("update_function_code", function_id=function["id"])
+    workspace.apply("connect_warehouse", source_id=source["id"], warehouse_id=warehouse["id"])
+    workspace.apply("toggle_destination_filter", filter_id=toggled["id"])
+    workspace.apply("delete_destination", destination_id=doomed["id"])
+    workspace.apply("delete_source", source_id=planned["id"])
+    names = names_of_run(options, run_snapshot(options).run_id)
+
+    new_version = next(m.resource_id for m in code.cascade if m.change == "added")
+    assert names[("function_versions", f"{function['id']}:{new_version}", "added", None)] == (
+        f"{function['displayName']} › version {new_version}")
+    assert names[("source_warehouses", f"{source['id']}:{warehouse['id']}", "added", None)] == (
+        f"Source {source['name']} → Warehouse {warehouse['settings']['name']}")
+    assert names[("destination_filters", toggled["id"], "modified", "enabled")] == (
+        f"{destinations[toggled['destinationId']]['name']} › {toggled['title']}")
+    # children removed with their parent keep its name
+    for item in doomed_filters:
+        assert names[("destination_filters", item["id"], "removed", None)] == f"{doomed['name']} › {item['title']}"
+    for item in doomed_subscriptions:
+        assert names[("destination_subscriptions", item["id"], "removed", None)] == (
+            f"{doomed['name']} › {item['name']}")
+    assert names[("source_settings", planned["id"], "removed", None)] == planned["name"]
+    assert names[("tracking_plan_sources", f"{plan['id']}:{planned['id']}", "removed", None)] == (
+        f"Tracking plan {plan['name']} → Source {planned['name']}")
+    assert all(names.values()), "every change row names its resource"
+
+
+def test_label_changes_read_as_the_label_added_or_removed(start_emulator, options_for):
+    workspace = generate_workspace(seed=27, scale="small")
+    options = options_for(start_emulator(workspace), groups=["core"])
+    run_snapshot(options)
+    source = next(s for s in workspace.sources if s["labels"])
+    dropped = source["labels"][0]
+    added = next(label for label in workspace.labels if label not in source["labels"])
+
+    workspace.apply("remove_source_label", source_id=source["id"], key=dropped["key"], value=dropped["value"])
+    workspace.apply("add_source_label", source_id=source["id"], key=added["key"], value=added["value"])
+    result = run_snapshot(options)
+
+    rows = query(options, "select field_path, old_value, new_value from {ds}.config_changes"
+                          " where run_id = ? and resource_id = ? order by old_value nulls last",
+                 result.run_id, source["id"])
+    assert rows == [
+        ("labels", json.dumps(f"{dropped['key']}={dropped['value']}"), None),
+        ("labels", None, json.dumps(f"{added['key']}={added['value']}")),
+    ]

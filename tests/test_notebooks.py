@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 from collections import Counter
@@ -21,10 +23,11 @@ pytest.importorskip("altair", reason="the notebooks need the 'notebooks' extra: 
 from pipelines.demo import run_demo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["workspace_overview", "change_history", "connections", "tracking_plans"]
+NOTEBOOKS = ["workspace_overview", "change_history", "connections", "tracking_plans", "changes_and_metrics"]
 DATASET = "segment_config"
 MISSING_DATA_MESSAGE = "No history at"
 NO_HISTORY = "change_history (no history file)"
+NO_METRICS = "changes_and_metrics (a history without the metrics group)"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +58,7 @@ def exports(demo_history, tmp_path_factory) -> Dict[str, Dict[str, Any]]:
     out_dir = tmp_path_factory.mktemp("html")
     jobs = {name: (name, demo_history) for name in NOTEBOOKS}
     jobs[NO_HISTORY] = ("change_history", out_dir / "nothing_here.duckdb")
+    jobs[NO_METRICS] = ("changes_and_metrics", without_metrics(demo_history, out_dir / "no_metrics.duckdb"))
     running = {}
     for job, (name, duckdb_path) in jobs.items():
         output = out_dir / f"{job}.html"
@@ -68,6 +72,15 @@ def exports(demo_history, tmp_path_factory) -> Dict[str, Dict[str, Any]]:
         html = output.read_text(encoding="utf-8") if output.exists() else ""
         results[job] = {"returncode": process.returncode, "stdout": stdout, "stderr": stderr, "html": html}
     return results
+
+
+def without_metrics(duckdb_path: Path, copy: Path) -> Path:
+    """The demo's history as a run without `--groups ...,metrics` leaves it."""
+    shutil.copy(duckdb_path, copy)
+    with duckdb.connect(str(copy)) as con:
+        for table in ("events_volume", "delivery_metrics"):
+            con.execute(f"DROP TABLE {DATASET}.{table}")
+    return copy
 
 
 def embedded_json(html: str, key: str) -> Any:
@@ -122,6 +135,14 @@ def test_notebooks_pass_marimo_check():
     result = subprocess.run([sys.executable, "-m", "marimo", "check", "--strict", *paths], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_correlation_notebook_without_metrics_says_how_to_get_them(exports):
+    result = exports[NO_METRICS]
+    assert result["returncode"] == 0, result["stderr"]
+    assert [f for f in cell_failures(result["html"]) if "ancestor-stopped" not in f] == []
+    outputs = json.dumps(embedded_json(result["html"], "session"))  # what the cells showed, not their code
+    assert "add the metrics group" in outputs and "events_volume" in outputs
 
 
 # --- what the notebooks compute, against SQL on the same file --------------------------------------------------
@@ -216,3 +237,48 @@ def test_workspace_overview_counts_match_sql(demo_history):
     for table, n in counted.items():
         assert n == sql(demo_history, f"select count(*) from {{ds}}.{table} where _dlt_valid_to is null")[0][0]
     assert {"sources", "destinations", "tracking_plan_rules", "labels"} <= set(counted)
+
+
+def test_changes_and_metrics_match_sql(demo_history):
+    defs = run_notebook("changes_and_metrics", demo_history)
+
+    volume = {(r["source_id"], r["day"]): r["events"] for r in defs["daily_volume"]}
+    assert volume == {(source, day): n for source, day, n in sql(demo_history, """
+        select source->>'$.id', left(time, 10), sum(count) from {ds}.events_volume group by all""")}
+    assert volume and any(volume.values()), "the demo loads the metrics group"
+
+    delivered = {(r["destination_id"], r["window_end"], r["metric"]): r["total"] for r in defs["delivery"]}
+    expected = sql(demo_history, """
+        select destination_id, window_end, m.metricName, m.total
+        from {ds}.delivery_metrics,
+             unnest(from_json(metrics, '[{"metricName": "VARCHAR", "total": "BIGINT"}]')) as t(m)
+        where m.metricName in ('successes', 'discarded', 'expired', 'retried')""")
+    assert delivered == {(d, end, name): total for d, end, name, total in expected} and expected
+
+    # a change belongs to a source when it is the source or a row carrying its id
+    marked = {(m["resource_type"], m["resource_id"], m["source_id"]) for m in defs["change_marks"]
+              if m["kind"] == "configuration change" and m["source_id"]}
+    belongs = sql(demo_history, """
+        select distinct c.resource_type, c.resource_id, coalesce(s.id, d.source_id, st.source_id, sw.source_id,
+               tp.source_id, f.source_id)
+        from {ds}.config_changes c
+        left join {ds}.sources s on c.resource_type = 'sources' and s.id = c.resource_id
+        left join {ds}.destinations d on c.resource_type = 'destinations' and d.id = c.resource_id
+        left join {ds}.source_settings st on c.resource_type = 'source_settings' and st.source_id = c.resource_id
+        left join {ds}.source_warehouses sw on c.resource_type = 'source_warehouses' and sw.record_key = c.resource_id
+        left join {ds}.tracking_plan_sources tp on c.resource_type = 'tracking_plan_sources'
+                                                and tp.record_key = c.resource_id
+        left join {ds}.destination_filters f on c.resource_type = 'destination_filters' and f.id = c.resource_id""")
+    assert marked == {row for row in belongs if row[2]} and marked
+
+    # a day far from its source's median is flagged, with the source's changes of the 48 hours before it
+    busy = next(r for r in defs["daily_volume"] if r["events"])
+    spiked = [dict(r, events=r["events"] * 4) if r is busy else r for r in defs["daily_volume"]]
+    others = [r["events"] for r in defs["daily_volume"] if r["source_id"] == busy["source_id"] and r is not busy]
+    flagged = [r for r in defs["volume_anomalies"](spiked, 0.5)
+               if (r["source_id"], r["day"]) == (busy["source_id"], busy["day"])]
+    assert [r["deviation"] for r in flagged] == [round(busy["events"] * 4 / statistics.median(others) - 1, 3)]
+    changed = next(m for m in defs["change_marks"] if m["kind"] == "configuration change" and m["source_id"])
+    first_day = min(r["day"] for r in defs["daily_volume"])
+    assert changed in defs["changes_before"](defs["change_marks"], changed["source_id"], changed["at"][:10])
+    assert changed not in defs["changes_before"](defs["change_marks"], changed["source_id"], first_day)

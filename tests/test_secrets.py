@@ -9,7 +9,8 @@ directory (compressed and parquet files decoded) are searched for:
 - the access token: never anywhere;
 - each source write key the workspace ever had: only as a `sha256:` fingerprint, unless `keep_write_keys`
   (then in the dataset, but not in dlt's files: a loaded package's files are deleted by default);
-- the clear value behind each masked destination setting (`ws.secrets`): never; the masked value is kept.
+- the clear value behind each masked destination setting (`ws.secrets`): never; the masked value is kept;
+- in the files `export terraform` writes (HCL and JSON): no token, write key, fingerprint or masked value.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def test_no_secret_in_the_dataset_the_output_or_dlt_files(keep_write_keys, start
     workspace = generate_workspace(seed=81, scale="small")
     emulator = start_emulator(workspace, tokens={TOKEN: "owner"})
     duckdb_path, pipelines_dir = str(tmp_path / "history.duckdb"), tmp_path / "pipelines"
+    export_dir = tmp_path / "export"
     # the token through dlt's own configuration: the channel dlt could record in its traces
     monkeypatch.setenv("SOURCES__SEGMENT__ACCESS_TOKEN", TOKEN)
     monkeypatch.delenv("SEGMENT_ACCESS_TOKEN", raising=False)
@@ -123,9 +125,13 @@ def test_no_secret_in_the_dataset_the_output_or_dlt_files(keep_write_keys, start
         codes.append(cli.main(["-v", "changes", "--since", "1d", "--output", "json", *place]))
         now = datetime.now(timezone.utc).isoformat()
         codes.append(cli.main(["-v", "as-of", now, "--table", "destinations", *place]))
+        for form in ("hcl", "json"):  # the restore files: every moment's masked values, the write keys' sources
+            codes.append(cli.main(["-v", "export", "terraform", "--as-of", now, "--format", form,
+                                   "--out", str(export_dir / form), *place]))
     finally:
         logging.getLogger("dlt").removeHandler(caplog.handler)
-    assert codes == [cli.EXIT_OK, cli.EXIT_PARTIAL, cli.EXIT_API, cli.EXIT_OK, cli.EXIT_OK, cli.EXIT_OK]
+    assert codes == [cli.EXIT_OK, cli.EXIT_PARTIAL, cli.EXIT_API, cli.EXIT_OK, cli.EXIT_OK, cli.EXIT_OK, cli.EXIT_OK,
+                     cli.EXIT_OK]
     assert keys and secrets
 
     out, err = capsys.readouterr()
@@ -136,13 +142,17 @@ def test_no_secret_in_the_dataset_the_output_or_dlt_files(keep_write_keys, start
     tables = dataset_text(duckdb_path)
     files = files_text(pipelines_dir)
     assert any("trace" in name for name in files) and any("state.json" in name for name in files)
+    exported = files_text(export_dir)
+    assert any(name.endswith(".tf") for name in exported) and any(name.endswith(".json") for name in exported)
 
-    everywhere = {**output, **tables, **{f"file {name}": text for name, text in files.items()}}
+    everywhere = {**output, **tables, **{f"file {name}": text for name, text in files.items()},
+                  **{f"export {name}": text for name, text in exported.items()}}
     assert found([TOKEN], everywhere) == [], "the access token leaked"
     assert found(secrets, everywhere) == [], "a clear destination secret leaked"
     if keep_write_keys:
         assert found(keys, tables), "keep_write_keys keeps them in clear (and the scan sees it)"
         assert found(keys, files) == [], "by default dlt's loaded package files are deleted after the load"
+        assert found(keys, exported) == [], "an export never writes a write key, even one kept in clear"
         # then they are data like any other (`changes` prints them), but never in messages or logs
         assert found(keys, {"stderr": err, "log": records}) == []
     else:
@@ -151,6 +161,10 @@ def test_no_secret_in_the_dataset_the_output_or_dlt_files(keep_write_keys, start
         assert stored and all(key.startswith("sha256:") for keys_of_row in stored for key in keys_of_row)
         fingerprints = {key for keys_of_row in stored for key in keys_of_row}
         assert found(fingerprints, files), "the scan reads dlt's (compressed, parquet) package files"
+        assert found(fingerprints, exported) == [], "nor their fingerprints"
+    masks = {value for d in workspace.destinations for value in d["settings"].values()
+             if isinstance(value, str) and "\u2022" in value}
+    assert masks and found(masks, exported) == [], "masked values become variables, never text in an export"
 
     # masked settings stay exactly as the API masked them
     current = {row[0]: json.loads(row[1]) for row in query(

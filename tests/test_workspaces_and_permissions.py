@@ -79,3 +79,26 @@ def test_two_workspaces_in_two_regions_load_into_one_dataset(start_emulator, opt
     assert kinds == [(us_workspace.workspace["id"], "removed")]
     audit_workspaces = {row[0] for row in query(options, "select distinct workspace_id from {ds}.audit_events")}
     assert audit_workspaces == {us_workspace.workspace["id"], eu_workspace.workspace["id"]}
+
+
+def test_a_feature_the_plan_lacks_is_a_lasting_gap_whatever_status_says_so(start_emulator, options_for, capsys,
+                                                                           monkeypatch):
+    """Segment answers a missing plan feature with 403, 404 or 422 (undocumented which): each is a lasting gap,
+    so the run is not partial, and the next change-driven run trusts it."""
+    emulator = start_emulator(generate_workspace(seed=65, scale="tiny"), disabled_features={"engage"},
+                              disabled_feature_status=422)
+    options = options_for(emulator)
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", options.access_token)
+    command = ["run", "--base-url", emulator.base_url, "--duckdb-path", options.duckdb_path, "--pipelines-dir",
+               options.pipelines_dir, "--pipeline-name", options.pipeline_name, "--progress", "none"]
+
+    code = cli.main(command)
+
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_OK, err
+    assert "skipped spaces: HTTP 422" in err
+    kinds = json.loads(query(options, "select skipped_kinds from {ds}.snapshots")[0][0])
+    assert kinds["spaces"] == "lasting_gap" and set(kinds.values()) == {"lasting_gap"}
+    assert cli.main(command + ["--mode", "changes", "--json"]) == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["status"] == "ok"
+    assert query(options, "select mode from {ds}.snapshots order by started_at")[-1][0] == "changes"
