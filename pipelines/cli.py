@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Callable, Iterable, List, Optional, Sequence
 
-from . import output, queries
+from . import notify, output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
 from .diff import register as register_diff
 from .export.command import register as register_export
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
 
+    notify.register(commands, _add_destination_options, _run_options)
     register_export(commands, _add_destination_options, _run_options)
     register_diff(commands, _add_destination_options, _run_options)
 
@@ -226,9 +227,10 @@ def _workspace_json(run: WorkspaceRun) -> dict:
     }
 
 
-def run_summary_json(runs: Sequence[WorkspaceRun], seconds: float, failure: Optional[BaseException] = None) -> str:
+def run_summary_json(runs: Sequence[WorkspaceRun], seconds: float, failure: Optional[BaseException] = None,
+                     notifications: Optional[notify.NotifyReport] = None) -> str:
     """What a scheduler reads: `status` (ok, partial, failed, interrupted), `exit_code`, `error` when the
-    whole run failed, and per workspace (`runs`) the same with its result or its error."""
+    whole run failed, per workspace (`runs`) the same with its result or its error, and `notifications`."""
     workspaces = [_workspace_json(run) for run in runs]
     summary: dict = {}
     if isinstance(failure, KeyboardInterrupt):
@@ -238,7 +240,8 @@ def run_summary_json(runs: Sequence[WorkspaceRun], seconds: float, failure: Opti
     else:
         code = worst_exit_code(w["exit_code"] for w in workspaces)
         summary = {"status": {EXIT_OK: "ok", EXIT_PARTIAL: "partial"}.get(code, "failed"), "exit_code": code}
-    return json.dumps({**summary, "seconds": round(seconds, 2), "runs": workspaces}, indent=2)
+    return json.dumps({**summary, "seconds": round(seconds, 2), "runs": workspaces,
+                       "notifications": notifications.as_json() if notifications else None}, indent=2)
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -249,13 +252,16 @@ def command_run(args: argparse.Namespace) -> int:
         if args.json:
             print(run_summary_json([], time.monotonic() - started, failure=exc))
         raise
+    loaded = [run.result.run_id for run in runs if run.result is not None]
+    notifications = notify.notify_after_runs(_run_options(args), loaded)
     seconds = time.monotonic() - started
     if args.json:
-        print(run_summary_json(runs, seconds))
+        print(run_summary_json(runs, seconds, notifications=notifications))
     else:
         for run in runs:
             if run.result is not None:
                 print_run_summary(run.result, seconds)
+    notify.print_report(notifications, to_stdout=not args.json)
     for run in runs:
         if run.error is not None:
             print(f"segment-history: error: {run.label}: {one_sentence(run.error)}", file=sys.stderr)

@@ -17,6 +17,7 @@ from segment_emulator import Emulator, generate_workspace
 from segment_source.endpoints import GROUPS_ON_BY_DEFAULT, history_tables
 
 from . import output, queries
+from .notify import SegmentSink, notify_after_runs
 from .runner import RunOptions, RunResult, make_pipeline, run_snapshot
 
 DEMO_TOKEN = "demo-token"
@@ -42,6 +43,7 @@ def run_demo(duckdb_path: str, scale: str, seed: int, runs: int, pipelines_dir: 
     _fresh_demo_destination(options)
     with Emulator(workspace, tokens={DEMO_TOKEN: "owner"}) as emulator:
         options.base_url = emulator.base_url
+        alerts = SegmentSink(_a_write_key(workspace), emulator.base_url)
         print(f"Segment API emulator ({scale} workspace) at {emulator.base_url}")
         results: List[RunResult] = []
         for run in range(1, runs + 1):
@@ -53,8 +55,10 @@ def run_demo(duckdb_path: str, scale: str, seed: int, runs: int, pipelines_dir: 
             results.append(run_snapshot(options))
             changes = "baseline" if run == 1 else f"{results[-1].changes} changes"
             print(f"Snapshot {run}/{runs}, {changes}: {snapshot_line(results[-1], time.monotonic() - started)}")
+            notify_after_runs(options, [results[-1].run_id], [alerts])
     _print_change_log(options)
     print(try_next(duckdb_path, options.dataset_name, results))
+    print(f"{len(emulator.tracking.received)} alerts delivered to the emulated Tracking API")
     return 0
 
 
@@ -80,6 +84,10 @@ History is in {os.path.abspath(duckdb_path)} (dataset {dataset}). Try next:
   segment-history diff {moment} --duckdb-path {duckdb_path}
   python -c "import duckdb; duckdb.connect('{duckdb_path}').sql('select resource_type, change_kind, count(*) from {dataset}.config_changes group by all').show()"
 """
+
+
+def _a_write_key(workspace) -> str:
+    return next(key for source in workspace.sources for key in source.get("writeKeys") or [])
 
 
 def _print_change_log(options: RunOptions) -> None:

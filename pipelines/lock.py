@@ -10,7 +10,9 @@ from __future__ import annotations
 import fcntl
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import ContextManager, Iterator
+
+from .destination import Place, target_of
 
 
 class RunInProgress(RuntimeError):
@@ -55,3 +57,8 @@ def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_lock(options: Place) -> ContextManager[None]:
+    """The lock of the options' target: taken by a run, and by anything else that writes into it."""
+    return pipeline_lock(target_of(options).folder, options.pipeline_name)

@@ -38,7 +38,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
     target_of,
 )
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
-from .lock import pipeline_lock
+from .lock import run_lock
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
@@ -139,7 +139,7 @@ class _RecordedRows:
 
 def _run_lock(options: RunOptions) -> ContextManager[None]:
     # taken before dlt.pipeline(): two processes creating the pipeline's working folder at once race in dlt
-    return pipeline_lock(target_of(options).folder, options.pipeline_name)
+    return run_lock(options)
 
 
 def _source_kwargs(options: RunOptions) -> Dict[str, Any]:

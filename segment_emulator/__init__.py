@@ -1,4 +1,5 @@
-"""A local, deterministic emulator of the Twilio Segment Public API (GET endpoints only).
+"""A local, deterministic emulator of the Twilio Segment Public API (GET endpoints only), and of the
+Tracking API's `POST /v1/batch` and `/v1/track` (the alerts segment-history sends).
 
     from segment_emulator import Emulator, generate_workspace
 
@@ -12,8 +13,8 @@ and `hostile` for stress fixtures), `catalog`, `rules` and `vocabulary` (realist
 collections and lookups), `mutations/` (the changes between runs, one module per area, on a public `base`),
 `workspace` (the state plus `mutate`/`apply`), `routes` (the endpoint table) with `call` (a request as a handler
 sees it), `handlers` and `metrics` (computed metrics and job histories), `permissions` (roles, plan features, alpha
-enablement), `server` (HTTP pipeline), `pagination`, `audit`, `versions`, `ratelimit`, `errors`, `examples` (a
-concrete request for every route).
+enablement), `server` (HTTP pipeline), `tracking` (the Tracking API: the events it received), `pagination`, `audit`,
+`versions`, `ratelimit`, `errors`, `examples` (a concrete request for every route).
 """
 
 from .examples import example_requests

@@ -4,7 +4,8 @@ A request goes through, in order: latency, method (405), auth (401), global rate
 random fault, route (404), role permission (401), plan feature (403 or as configured), alpha enablement (403),
 `Accept` version (415), per-endpoint rate limit (429), handler (200/404/422). `Emulator.respond` is that
 pipeline as a plain function; `_Handler` only moves bytes (and stalls them, for the `hang` and `slow-body`
-faults).
+faults). Requests to the Tracking API's two paths (`tracking.PATHS`) go to `Emulator.track` instead, which
+`tracking` answers.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .pagination import LAST_PAGE_NEXT_MODES
 from .ratelimit import FixedWindowLimiter, WindowState
 from .permissions import FEATURE_NAMES, FEATURE_STATUSES, OWNER, Access, check_features, resolve_roles
 from .routes import ROUTES, Call, Route, find_route
+from .tracking import TrackingApi, is_tracking_path
 from .versions import media_type, negotiate
 from .workspace import Workspace
 
@@ -165,6 +167,7 @@ class Emulator:
         self.fault_path = fault_path
         self.trickle_seconds = trickle_seconds
         self.workspace = workspace
+        self.tracking = TrackingApi(workspace)  # POST /v1/batch and /v1/track: alerts sent as events
         self.tokens = dict(tokens if tokens is not None else {"test-token": OWNER})
         self.roles = resolve_roles(roles)
         unknown_roles = set(self.tokens.values()) - set(self.roles)
@@ -290,6 +293,14 @@ class Emulator:
             self._records.append(record)
         return reply
 
+    def track(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer a request to the Tracking API (`tracking.PATHS`); also records it in `requests`."""
+        started, path = time.time(), urlsplit(target).path
+        status, payload = self.tracking.answer(method, path, headers, body)
+        with self._lock:
+            self._records.append(RequestRecord(method, path, {}, status, headers.get("Accept"), None, started))
+        return Reply(status, _json_bytes(payload))
+
     def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str]) -> Reply:
         if method != "GET":
             raise errors.method_not_allowed(method)
@@ -412,8 +423,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def _serve(self) -> None:
-        self._discard_request_body()
-        reply = self.server.emulator.respond(self.command, self.path, self.headers)
+        body, emulator = self._request_body(), self.server.emulator
+        if is_tracking_path(urlsplit(self.path).path):
+            reply = emulator.track(self.command, self.path, self.headers, body)
+        else:
+            reply = emulator.respond(self.command, self.path, self.headers)
         if reply.delivery == "hang":
             self._hold_until_the_client_leaves()
         if reply.body is None:
@@ -458,10 +472,9 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
-    def _discard_request_body(self) -> None:
+    def _request_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > 0:
-            self.rfile.read(length)
+        return self.rfile.read(length) if length > 0 else b""
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
