@@ -26,9 +26,10 @@ def write_key(workspace: Workspace) -> str:
 
 
 def expected_message_id(row: Dict[str, Any]) -> str:
-    """docs/alerts.md: sha256 of run id, resource type, resource id, field path ('' if none) and change kind,
-    joined by the unit separator, in hex."""
-    parts = [row["run_id"], row["resource_type"], row["resource_id"], row["field_path"] or "", row["change_kind"]]
+    """docs/alerts.md: sha256 of run id, resource type, resource id, field path, change kind, old and new value
+    ('' for each that is empty), joined by the unit separator, in hex."""
+    parts = [row["run_id"], row["resource_type"], row["resource_id"], row["field_path"] or "", row["change_kind"],
+             row["old_value"] or "", row["new_value"] or ""]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 

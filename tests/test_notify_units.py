@@ -37,7 +37,10 @@ def test_a_change_id_is_stable_and_differs_in_each_part():
                 dict(change_kind="added", field_path=None), dict(change_kind="removed", field_path=None)]
     ids = {change_id(change(**variant)) for variant in variants}
     assert len(ids) == len(variants) and change_id(change()) not in ids
-    assert change_id(change(new_value="true", actor="someone")) == change_id(change()), "values are not identity"
+    assert change_id(change(actor="someone", audit_event_id="e2")) == change_id(change()), "attribution is not identity"
+    removed = change(resource_type="sources", field_path="labels", old_value='"env=prod"', new_value=None)
+    added = change(resource_type="sources", field_path="labels", old_value=None, new_value='"env=dev"')
+    assert change_id(removed) != change_id(added), "each label added or removed is a change of its own"
 
 
 @pytest.mark.parametrize("settings, selected, rejected", [

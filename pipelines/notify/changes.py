@@ -1,8 +1,8 @@
 """The changes a sink is told about, read back from the history: `config_changes` rows of given runs, the
 stable id of each, the resource's labels when the change was observed, and workspace names.
 
-A change's id is the SHA-256 of its run id, resource type, resource id, field path and change kind (the
-columns that make a `config_changes` row unique), in hex: the same change always gets the same id, so a
+A change's id is the SHA-256 of its run id, resource type, resource id, field path, change kind and old and
+new value (the columns that make a `config_changes` row unique), in hex: the same change always gets the same id, so a
 resend is recognisable (Segment de-duplicates on it as the `messageId`).
 """
 
@@ -25,8 +25,10 @@ IN_CHUNK = 500  # values per `IN (...)`
 
 
 def change_id(change: Change) -> str:
+    # the values are part of the identity: a resource's labels change as one row per label added or
+    # removed, all with the field path `labels`
     parts = (change["run_id"], change["resource_type"], change["resource_id"], change["field_path"] or "",
-             change["change_kind"])
+             change["change_kind"], change["old_value"] or "", change["new_value"] or "")
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
