@@ -1,7 +1,8 @@
 """The `segment-history` command line: run, demo, changes, as-of, emulator.
 
-Exit codes are decided in `errors.py` (and listed in the README). Every message this prints on
-stderr, and every log line, has its secrets scrubbed (`segment_source.redaction`).
+Exit codes are decided in `errors.py` (and listed in the README); a run of several workspaces exits
+with the worst of theirs (`SEVERITY`). Every message this prints on stderr, and every log line, has its
+secrets scrubbed (`segment_source.redaction`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import time
 import traceback
 from dataclasses import replace
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence
 
 from segment_source import redaction
 
@@ -35,7 +36,7 @@ from .errors import (  # noqa: F401 - the exit codes are part of this module's i
 )
 from .export.command import register as register_export
 from .reading import open_history
-from .runner import RunOptions, RunResult, run_snapshots
+from .runner import RunOptions, RunResult, WorkspaceRun, run_workspaces
 
 PROG = "segment-history"
 
@@ -222,35 +223,86 @@ def print_run_summary(result: RunResult, seconds: float) -> None:
         print(f"{stats.get('requests', 0)} requests, {stats.get('retries', 0)} retried,"
               f" {stats.get('rate_limited', 0)} rate-limited, {stats.get('rate_limit_wait_seconds', 0)}s waiting"
               f" for rate limits; {result.changes} changes recorded.")
+    if result.full_reason:
+        print(f"A full snapshot, not a change-driven one: {result.full_reason}.")
     for table, reason in result.skipped.items():
         print(f"skipped {table}: {reason} (nothing in {table} was retired)", file=sys.stderr)
 
 
-def run_summary_json(results: Sequence[RunResult], seconds: float,
+# A run of several workspaces exits with the worst of their codes, in this order (worst last): nothing to
+# do; retry later (a table skipped, another run going on, the API unreachable or failing); fix the
+# configuration (token refused, invalid usage); the destination or segment-history itself failed.
+SEVERITY = (EXIT_OK, EXIT_PARTIAL, EXIT_LOCKED, EXIT_API, EXIT_AUTH, EXIT_USAGE, EXIT_DESTINATION, EXIT_ERROR)
+EXIT_INTERRUPTED = 130
+
+
+def worst_exit_code(codes: Iterable[int]) -> int:
+    return max(codes, key=SEVERITY.index, default=EXIT_OK)
+
+
+def _workspace_exit_code(run: WorkspaceRun) -> int:
+    if run.error is not None:
+        return exit_code_for(run.error)
+    return EXIT_PARTIAL if run.result is not None and run.result.partial else EXIT_OK
+
+
+def _workspace_json(run: WorkspaceRun) -> dict:
+    code = _workspace_exit_code(run)
+    summary: dict = {"entry": run.entry, "name": run.name,
+                     "status": {EXIT_OK: "ok", EXIT_PARTIAL: "partial"}.get(code, "failed"), "exit_code": code}
+    if run.error is not None:
+        return {**summary, "error": one_sentence(run.error)}
+    r = run.result
+    assert r is not None
+    return {
+        **summary,
+        "run_id": r.run_id, "workspace_id": r.workspace_id, "workspace_name": r.workspace_name,
+        "started_at": r.started_at.isoformat(), "finished_at": r.finished_at.isoformat(),
+        "mode": r.mode, "requested_mode": "changes" if r.mode == "changes" or r.full_reason else "full",
+        "full_reason": r.full_reason,
+        "table_rows": r.table_rows, "skipped_tables": r.skipped, "changes": r.changes, "requests": r.requests,
+    }
+
+
+def run_summary_json(runs: Sequence[WorkspaceRun], seconds: float, failure: Optional[BaseException] = None,
                      notifications: Optional[notify.NotifyReport] = None) -> str:
-    return json.dumps({
-        "status": "partial" if any(r.partial for r in results) else "ok",
-        "seconds": round(seconds, 2),
-        "runs": [{
-            "run_id": r.run_id, "workspace_id": r.workspace_id, "workspace_name": r.workspace_name,
-            "started_at": r.started_at.isoformat(), "finished_at": r.finished_at.isoformat(),
-            "table_rows": r.table_rows, "skipped_tables": r.skipped, "changes": r.changes, "requests": r.requests,
-        } for r in results],
-        "notifications": notifications.as_json() if notifications else None,
-    }, indent=2)
+    """What a scheduler reads: `status` (ok, partial, failed, interrupted), `exit_code`, `error` when the
+    whole run failed, per workspace (`runs`) the same with its result or its error, and `notifications`."""
+    workspaces = [_workspace_json(run) for run in runs]
+    summary: dict = {}
+    if isinstance(failure, KeyboardInterrupt):
+        summary = {"status": "interrupted", "exit_code": EXIT_INTERRUPTED, "error": "interrupted"}
+    elif failure is not None:
+        summary = {"status": "failed", "exit_code": exit_code_for(failure), "error": one_sentence(failure)}
+    else:
+        code = worst_exit_code(w["exit_code"] for w in workspaces)
+        summary = {"status": {EXIT_OK: "ok", EXIT_PARTIAL: "partial"}.get(code, "failed"), "exit_code": code}
+    return json.dumps({**summary, "seconds": round(seconds, 2), "runs": workspaces,
+                       "notifications": notifications.as_json() if notifications else None}, indent=2)
 
 
 def command_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    results = run_snapshots(_run_options(args))
-    notifications = notify.notify_after_runs(_run_options(args), [result.run_id for result in results])
+    try:
+        runs = run_workspaces(_run_options(args))
+    except (Exception, KeyboardInterrupt) as exc:
+        if args.json:
+            print(run_summary_json([], time.monotonic() - started, failure=exc))
+        raise
+    loaded = [run.result.run_id for run in runs if run.result is not None]
+    notifications = notify.notify_after_runs(_run_options(args), loaded)
+    seconds = time.monotonic() - started
     if args.json:
-        print(run_summary_json(results, time.monotonic() - started, notifications))
+        print(run_summary_json(runs, seconds, notifications=notifications))
     else:
-        for result in results:
-            print_run_summary(result, time.monotonic() - started)
+        for run in runs:
+            if run.result is not None:
+                print_run_summary(run.result, seconds)
     notify.print_report(notifications, to_stdout=not args.json)
-    return EXIT_PARTIAL if any(result.partial for result in results) else EXIT_OK
+    for run in runs:
+        if run.error is not None:
+            print(f"segment-history: error: {run.label}: {one_sentence(run.error)}", file=sys.stderr)
+    return worst_exit_code(_workspace_exit_code(run) for run in runs)
 
 
 def command_resources(args: argparse.Namespace) -> int:

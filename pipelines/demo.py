@@ -84,8 +84,8 @@ def run_demo(duckdb_path: str, scale: str, seed: int, runs: int, pipelines_dir: 
             print(f"Snapshot {run}/{runs}, {changes}: {snapshot_line(results[-1], time.monotonic() - started)}")
             notify_after_runs(options, [results[-1].run_id], [alerts])
     _print_change_log(options)
+    print(f"\n{len(emulator.tracking.received)} alerts delivered to the emulated Tracking API")
     print(try_next(duckdb_path, options.dataset_name, results))
-    print(f"{len(emulator.tracking.received)} alerts delivered to the emulated Tracking API")
     return 0
 
 

@@ -1,7 +1,8 @@
-"""One run at a time per pipeline: a second run started while one is going refuses to start.
+"""One run at a time per pipeline and target: a second run started while one is going refuses to start.
 
 The lock is an OS file lock (released by the kernel when the process dies, so a killed run never leaves
-a stale lock behind) on a file beside dlt's working directory of the pipeline.
+a stale lock behind) on a file beside dlt's working directory of the pipeline's target (see destination.py):
+runs of one pipeline into different destinations or datasets share nothing and may run at once.
 """
 
 from __future__ import annotations
@@ -9,17 +10,37 @@ from __future__ import annotations
 import fcntl
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import ContextManager, Iterator
+
+from .destination import Place, target_of
 
 
 class RunInProgress(RuntimeError):
     """Another run holds the pipeline's lock."""
 
 
+def _lock_path(pipelines_dir: str, pipeline_name: str) -> str:
+    return os.path.join(pipelines_dir, f"{pipeline_name}.lock")
+
+
+def is_running(pipelines_dir: str, pipeline_name: str) -> bool:
+    """True while a run holds the lock (another process's, or this one's through another open file)."""
+    path = _lock_path(pipelines_dir, pipeline_name)
+    if not os.path.exists(path):
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 @contextmanager
 def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
     os.makedirs(pipelines_dir, exist_ok=True)
-    path = os.path.join(pipelines_dir, f"{pipeline_name}.lock")
+    path = _lock_path(pipelines_dir, pipeline_name)
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -36,3 +57,8 @@ def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_lock(options: Place) -> ContextManager[None]:
+    """The lock of the options' target: taken by a run, and by anything else that writes into it."""
+    return pipeline_lock(target_of(options).folder, options.pipeline_name)

@@ -206,12 +206,15 @@ def test_a_bad_filter_setting_is_one_line_and_never_fails_the_snapshot(tiny, not
     assert app.notify() == cli.EXIT_USAGE
 
 
-def test_the_demo_ends_with_the_alerts_the_emulated_tracking_api_received(tmp_path, capsys):
+def test_the_demo_says_how_many_alerts_the_emulated_tracking_api_received(tmp_path, capsys):
     path = tmp_path / "demo.duckdb"
     assert run_demo(str(path), "tiny", 7, 2, str(tmp_path / "pipelines")) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    lines = capsys.readouterr().out.splitlines()
+    [alerts] = [line for line in lines if "alerts delivered" in line]
     changes = query(RunOptions(duckdb_path=str(path)), "select count(*) from {ds}.config_changes")[0][0]
-    assert changes > 0 and last == f"{changes} alerts delivered to the emulated Tracking API"
+    assert changes > 0 and alerts == f"{changes} alerts delivered to the emulated Tracking API"
+    assert lines.index(alerts) < lines.index(next(line for line in lines if "Try next:" in line)), \
+        "the commands to try come last, so they can be copied"
 
 
 def test_exactly_once_on_postgres(start_emulator, options_for, capsys, notify_env, postgres_dsn, monkeypatch):

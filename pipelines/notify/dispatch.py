@@ -15,10 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 import dlt
-from dlt.common.pipeline import get_dlt_pipelines_dir
 
 from ..history import table_exists
-from ..lock import pipeline_lock
+from ..lock import run_lock
 from ..runner import RunOptions, history_mode, make_pipeline
 from . import table
 from .changes import Change, changes_of_runs, labels_at, workspace_names
@@ -95,7 +94,7 @@ def deliver(options: RunOptions, run_ids: Sequence[str] = (), sinks: Optional[Li
     if not sinks:
         return NotifyReport()
     started = time.monotonic()
-    with pipeline_lock(options.pipelines_dir or get_dlt_pipelines_dir(), options.pipeline_name):
+    with run_lock(options):
         pipeline = make_pipeline(options)
         reports = [SinkReport(sink.name) for sink in sinks]
         _queue(pipeline, sinks, run_ids, reports)
