@@ -31,6 +31,10 @@ class DestinationUnavailable(RuntimeError):
     """The destination could not be opened before the run started."""
 
 
+class RunInProgress(RuntimeError):
+    """Another run holds the pipeline's lock."""
+
+
 def exit_code_for(exc: BaseException) -> int:
     from dlt.common.configuration.exceptions import ConfigurationException
     from dlt.common.destination.exceptions import InvalidDestinationReference, UnknownDestinationModule
@@ -39,7 +43,6 @@ def exit_code_for(exc: BaseException) -> int:
     from segment_source.client import ReadOnlyViolation, SegmentAPIUnavailable
     from segment_source.workspace import SegmentAuthError, SegmentResponseError
 
-    from .lock import RunInProgress
 
     chain = causes(exc)
     configuration = (ConfigurationException, UnknownDestinationModule, InvalidDestinationReference,
