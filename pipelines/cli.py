@@ -72,7 +72,11 @@ def _add_destination_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", default=None, help="workspace region, us or eu (default: us)")
-    parser.add_argument("--base-url", default=None, help="API base URL; overrides --region")
+    parser.add_argument("--base-url", default=None, help="API base URL; overrides --region (with --api config,"
+                        " the base including /v1beta)")
+    parser.add_argument("--api", default=None, help="public (default) or config: the legacy Config API")
+    parser.add_argument("--workspace-slug", default=None,
+                        help="with --api config: the workspace to read when the token sees several")
     parser.add_argument("--resources", default=None, help="comma-separated tables to load (see `resources`)")
     parser.add_argument("--groups", default=None, help="comma-separated groups: core,iam,engage,reverse_etl,"
                         "privacy,catalog,metrics (default: core,iam,engage,reverse_etl,privacy)")
@@ -208,7 +212,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         groups=_names(args.groups),
         progress=args.progress,
         mode=args.mode,
-        **config.run_settings(args.region, args.max_concurrency, args.requests_per_minute),
+        workspace_slug=getattr(args, "workspace_slug", None),
+        **config.run_settings(args.region, args.max_concurrency, args.requests_per_minute, getattr(args, "api", None)),
     )
 
 

@@ -181,7 +181,7 @@ def function_view(item: dict[str, Any]) -> dict[str, Any]:
     return {"id": item["id"], "workspace_id": item.get("workspaceId"), "display_name": item.get("displayName"),
             "description": item.get("description"), "created_at": item.get("createdAt"),
             "created_by": item.get("createdBy"), "logo_url": item.get("logoUrl"), "type": item["resourceType"],
-            "catalog_id": item.get("catalogId"), "settings": settings, "code": item.get("code")}
+            "catalog_id": item.get("catalogId"), "settings": settings}
 
 
 # --- routes ------------------------------------------------------------------------------------------------------
