@@ -334,10 +334,13 @@ def command_changes(args: argparse.Namespace) -> int:
         queries.check_workspace(history.sql, args.workspace, history.where)
         columns, rows = queries.change_log(history.sql, since, args.resource_type, args.actor, args.workspace,
                                            args.limit)
+        through_config_api = args.output == "table" and rows and queries.read_through_config_api(history.sql)
     if not rows and args.output == "table":
         print("No changes recorded in that window.")
         return EXIT_OK
     print(output.render(columns, rows, args.output), end="")
+    if through_config_api:
+        print("Changes seen through the Config API have no actor: it has no audit trail.")
     return EXIT_OK
 
 

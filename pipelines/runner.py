@@ -322,7 +322,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     load_info.raise_on_failed_jobs()
     load_bridges(pipeline, identities.bridge_rows(workspace["id"]), skipped)
     if change_plan is not None:
-        snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode)
+        snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode, api)
         with pipeline.sql_client() as sql:
             change_runs.retire_unseen(sql, change_plan, report, skipped, snapshot)
     return _record_run(pipeline, result, complete, report)
@@ -330,7 +330,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
 
 def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], report: Any) -> RunResult:
     """The change log and the `snapshots` row of a loaded run (also of one a killed process loaded)."""
-    snapshot = _snapshot(pipeline, result.run_id, result.workspace_id, result.started_at, history_mode(pipeline))
+    snapshot = _snapshot(pipeline, result.run_id, result.workspace_id, result.started_at, history_mode(pipeline),
+                         result.api)
     changes = _record_history(pipeline, report, complete, snapshot, partial_read=result.mode == "changes")
     result = replace(result, finished_at=datetime.now(timezone.utc), changes=len(changes))
     load_run_records(pipeline, result.snapshot_row(complete), changes)
@@ -351,11 +352,13 @@ def _selected_tables(resources: Optional[Sequence[str]], groups: Optional[Sequen
 
 
 def _snapshot(
-    pipeline: dlt.Pipeline, run_id: str, workspace_id: str, started: datetime, mode: str
+    pipeline: dlt.Pipeline, run_id: str, workspace_id: str, started: datetime, mode: str, api: str = "public"
 ) -> history.Snapshot:
     with pipeline.sql_client() as sql:
         previous = history.previous_snapshot_time(sql, workspace_id, started)
-    return history.Snapshot(run_id=run_id, workspace_id=workspace_id, boundary=started, previous=previous, mode=mode)
+        before = history.previous_api(sql, workspace_id, started)
+    return history.Snapshot(run_id=run_id, workspace_id=workspace_id, boundary=started, previous=previous, mode=mode,
+                            switched_api=before is not None and before != api)
 
 
 def _record_history(

@@ -117,9 +117,11 @@ def unpack_rules(tracking_plan_id: str, rules: Optional[Dict[str, Any]]) -> Iter
     (version 1, as the Public API numbers them). `identify_traits` and `group_traits` are always empty."""
     rules = rules or {}
     for event in rules.get("events") or []:
-        yield {"tracking_plan_id": tracking_plan_id, "type": "TRACK", "key": event.get("name"),
-               "version": event.get("version", 1), "jsonSchema": event.get("rules"),
-               "description": event.get("description") or None}
+        rule = {"tracking_plan_id": tracking_plan_id, "type": "TRACK", "key": event.get("name"),
+                "version": event.get("version", 1), "jsonSchema": event.get("rules")}
+        if event.get("description"):
+            rule["description"] = event["description"]
+        yield rule
     for slot, rule_type in RULE_SLOTS.items():
         if rules.get(slot):
             yield {"tracking_plan_id": tracking_plan_id, "type": rule_type, "version": 1, "jsonSchema": rules[slot]}
