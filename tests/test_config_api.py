@@ -143,8 +143,8 @@ def test_parity_same_sources_plans_rules_and_functions(emulator, tmp_path):
     pairs = {(d["sourceId"], d["metadata"]["slug"]) for d in ws.destinations}
     assert current_keys(config, "destinations") == {f"{s}:{slug}" for s, slug in pairs}
     same = "select {c} from {{ds}}.{t} where _dlt_valid_to is null order by 1"
-    for table, columns in (("sources", "id, slug, name"), ("source_settings", "source_id, track, identify, "
-                           "\"group\", forwarding_violations_to"), ("functions", "id, display_name, resource_type")):
+    for table, columns in (("sources", "id, slug, name"),
+                           ("functions", "id, display_name, resource_type")):
         keys = current_keys(config, table)
         assert [r for r in query(public, same.format(c=columns, t=table)) if r[0] in keys] == \
             query(config, same.format(c=columns, t=table)), table
