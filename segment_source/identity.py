@@ -9,7 +9,11 @@ before the Config API was supported), `rs_…` / `source_id:catalog_slug` for hi
 The bridge between the two names is kept in `tracking_plan_ids` and `destination_ids` (one row per object:
 `record_key`, `public_id`, `config_id`). A Public API tracking plan names its `rs_` id in `resourceSchemaId`
 (where the API still returns it); a Public API destination names its Config pair through its source and
-catalog slug, used only where one source has one instance of that type (the Config API cannot name a second).
+catalog slug. Where a Public API run saw two instances of one type on one source, both bridge rows name the
+same Config pair: the Config API serves one of them and cannot say which, so for a Config API run that pair
+names nothing (`unnamed`): it loads no row for it and retires neither instance (nor their filters), so
+neither looks removed or created in either direction. A source keeps that pair unnamed from then on (a
+Public run that reads only some destinations cannot tell a second instance is gone).
 The run before reads these tables into `Identities`; a run looks an object up by its own id first, then by
 the other API's, and keeps what it learned for the run's end to store.
 
@@ -40,6 +44,10 @@ class Identities:
         for table, rows in (known or {}).items():
             for row in rows:
                 self._remember(table, row["record_key"], row.get("public_id"), row.get("config_id"))
+        # table -> record keys of stored objects the Config API cannot name, and the Config ids they claim
+        self.unnamed = {table: self._claimed_twice(table) for table in self.rows}
+        self._unnamed_ids = {table: {self.rows[table][key]["config_id"] for key in keys}
+                             for table, keys in self.unnamed.items()}
 
     def _remember(self, table: str, key: str, public_id: Optional[str], config_id: Optional[str]) -> None:
         row = self.rows.setdefault(table, {}).setdefault(key, {"public_id": None, "config_id": None})
@@ -48,9 +56,20 @@ class Identities:
         by_id = self._by_id.setdefault(table, {})
         by_id.update({name: key for name in (public_id, config_id) if name})
 
-    def key(self, table: str, config_id: str) -> str:
-        """The record key of an object the Config API names `config_id`: its Public id once one is known."""
+    def _claimed_twice(self, table: str) -> List[str]:
+        """Record keys of Public objects that claim one Config id with another."""
+        claims: Dict[str, List[str]] = {}
+        for key, row in self.rows[table].items():
+            if row["config_id"] and row["public_id"]:
+                claims.setdefault(row["config_id"], []).append(key)
+        return sorted(key for keys in claims.values() if len(keys) > 1 for key in keys)
+
+    def key(self, table: str, config_id: str) -> Optional[str]:
+        """The record key of an object the Config API names `config_id`: its Public id once one is known;
+        None when several Public objects claim that name (the Config API cannot say which it shows)."""
         with self._lock:
+            if config_id in self._unnamed_ids.get(table, ()):
+                return None
             key = self._by_id.get(table, {}).get(config_id, config_id)
             self._remember(table, key, None, config_id)
             self.seen.setdefault(table, {})[key] = dict(self.rows[table][key])
@@ -72,10 +91,6 @@ class Identities:
         stored: Dict[str, List[Dict[str, Any]]] = {}
         for table, seen in self.seen.items():
             rows = [{"workspace_id": workspace_id, "record_key": key, **self.rows[table][key]} for key in sorted(seen)]
-            config_ids = [row["config_id"] for row in rows if row["config_id"]]
-            for row in rows:  # two instances of one type on one source: the Config API names neither for sure
-                if config_ids.count(row["config_id"]) > 1:
-                    row["config_id"] = None
             stored[BRIDGE_TABLES[table]] = rows
         return stored
 

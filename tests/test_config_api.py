@@ -194,6 +194,33 @@ def test_migration_three_config_runs_then_three_public_runs_read_as_one_history(
     assert "Config API" in capsys.readouterr().out
 
 
+def _pairs_of_one_type(ws):
+    """Destinations that share their source and catalog slug with another: the Config API names one of each."""
+    by_pair = {}
+    for destination in ws.destinations:
+        by_pair.setdefault((destination["sourceId"], destination["metadata"]["slug"]), []).append(destination["id"])
+    return {key for ids in by_pair.values() if len(ids) > 1 for key in ids}
+
+
+def test_a_config_run_between_public_runs_leaves_destinations_it_cannot_name_alone(emulator, tmp_path):
+    ws = emulator.workspace
+    unnamed = _pairs_of_one_type(ws)
+    assert unnamed, "the generated workspace has a source with two destinations of one type"
+    unnamed_filters = {f["id"] for f in ws.destination_filters if f["destinationId"] in unnamed}
+    public, config = _options(emulator, tmp_path, "public"), _options(emulator, tmp_path, "config")
+    results = [run_snapshot(options) for options in (public, config, public)]
+    assert not any(result.skipped for result in results)
+    for result in results[1:]:
+        touched = [row for row in _changes(public, result.run_id)
+                   if row[2] in ("added", "removed", "first_seen")
+                   and (row[1] in unnamed or row[1] in unnamed_filters)]
+        assert touched == [], touched
+    assert unnamed <= current_keys(public, "destinations")
+    assert unnamed_filters <= current_keys(public, "destination_filters")
+    assert query(public, "select count(*) from {ds}.destinations where id in (select unnest(?))", list(unnamed)) \
+        == [(len(unnamed),)]  # one version each: never retired, never re-added
+
+
 # --- bad input ----------------------------------------------------------------------------------------------------
 
 

@@ -95,6 +95,17 @@ def _row(item: Dict[str, Any], endpoint: ConfigEndpoint, workspace_id: str, keep
     return row
 
 
+def _sees(endpoint: ConfigEndpoint, identities: Identities) -> Optional[str]:
+    """The rows of the endpoint's table this API can see: its declared `sees`, less the destinations it
+    cannot name."""
+    unnamed = identities.unnamed.get("destinations") if endpoint.destination_column else None
+    conditions = [endpoint.sees] if endpoint.sees else []
+    if unnamed:
+        keys = ", ".join("'" + key.replace("'", "''") + "'" for key in unnamed)
+        conditions.append(f"{endpoint.destination_column} NOT IN ({keys})")
+    return " AND ".join(f"({condition})" for condition in conditions) or None
+
+
 def _history_hints(resource: DltResource, endpoint_sees: Optional[str], snapshot_time: datetime, mode: str,
                    scope: str) -> None:
     if mode == "snapshots":
@@ -203,6 +214,8 @@ def config_api_source(
         for parent in parents(ENDPOINTS_BY_NAME["destinations"]):
             for item in read.items(ENDPOINTS_BY_NAME["destinations"], parent):
                 shaped = shaper.destination(item, parent)
+                if shaped is None:  # one of several of its type on the source: not named, its filters not read
+                    continue
                 destination_parents.append({"id": shaped["id"], "source_id": parent["id"],
                                             "source_slug": shaped["_source_slug"],
                                             "catalog_slug": shaped["_catalog_slug"]})
@@ -225,7 +238,7 @@ def config_api_source(
                 yield from (destination_table() if endpoint.name == "destinations" else table_rows(endpoint))
 
         resource = dlt.resource(generate(), name=table, table_name=table)
-        _history_hints(resource, table_endpoints[0].sees, snapshot_time, history_mode, scope)
+        _history_hints(resource, _sees(table_endpoints[0], identities), snapshot_time, history_mode, scope)
         built.append(resource)
     built[0].apply_hints(write_disposition={"disposition": "merge", "strategy": "scd2",
                                             "boundary_timestamp": snapshot_time.isoformat(),

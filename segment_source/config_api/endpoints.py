@@ -7,7 +7,8 @@ same columns wherever the facts sheet maps a field.
 
 `sees` is the SQL condition on a table's rows that this API can see at all: an SCD2 load through it may
 retire only those (the Config API has no PAGE or SCREEN rules and no insert functions, so it never
-retires them).
+retires them). `destination_column` names the column holding a destination's key: rows of destinations the
+Config API cannot name (two of one type on one source, `identity.py`) are outside what its load may retire.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ConfigEndpoint:
     params: Dict[str, str] = field(default_factory=dict)
     key: Tuple[str, ...] = ("id",)
     sees: Optional[str] = None
+    destination_column: Optional[str] = None
     # the Public API table this one shares (rules are unpacked from the plans, not read on their own)
     unpacked_from: Optional[str] = None
 
@@ -51,10 +53,11 @@ ENDPOINTS: List[ConfigEndpoint] = [
     ConfigEndpoint("source_settings", SOURCE_PATH + "/schema-config", "", "source_settings", parent="sources",
                    parent_fields=("id", "slug"), key=("source_id",)),
     ConfigEndpoint("destinations", SOURCE_PATH + "/destinations", "destinations", "destination", parent="sources",
-                   parent_fields=("id", "slug")),
+                   parent_fields=("id", "slug"), destination_column="id"),
     ConfigEndpoint("destination_filters", "workspaces/{ws}/sources/{source_slug}/destinations/{catalog_slug}/filters",
                    "filters", "destination_filter", parent="destinations",
-                   parent_fields=("id", "source_id", "source_slug", "catalog_slug")),
+                   parent_fields=("id", "source_id", "source_slug", "catalog_slug"),
+                   destination_column="destination_id"),
     ConfigEndpoint("tracking_plans", "workspaces/{ws}/tracking-plans", "tracking_plans", "tracking_plan"),
     ConfigEndpoint("tracking_plan_rules", "", "", "rules", parent="tracking_plans",
                    key=("tracking_plan_id", "type", "key", "version"), sees="type NOT IN ('PAGE', 'SCREEN')",

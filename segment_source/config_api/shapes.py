@@ -74,9 +74,12 @@ class Shaper:
             "forwardingViolationsTo": self.source_id(item.get("forwarding_violations_to") or "") or "",
         }
 
-    def destination(self, item: Dict[str, Any], parent: Dict[str, Any]) -> Dict[str, Any]:
+    def destination(self, item: Dict[str, Any], parent: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """None for a destination the Config API cannot name (`Identities.key`)."""
         catalog_slug = last_segment(item["name"])
         key = self.identities.key("destinations", config_id=f"{parent['id']}:{catalog_slug}")
+        if key is None:
+            return None
         return {
             "id": key, "name": item.get("display_name"), "enabled": item.get("enabled"), "sourceId": parent["id"],
             "settings": {last_segment(setting["name"]): setting.get("value") for setting in item.get("config") or []},
