@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
@@ -158,14 +159,44 @@ def _changes(options, run_id):
                           " where run_id = ?", run_id)
 
 
+def _workspace_state(ws):
+    """What `as-of` must give back for the moment just after a run: the emulator's workspace then."""
+    with ws.lock:
+        return {
+            "sources": {s["id"]: (s["name"], s.get("enabled")) for s in ws.sources},
+            "destinations": {d["id"]: (d["sourceId"], d["metadata"]["slug"], d["name"], d["enabled"])
+                             for d in ws.destinations},
+            # the Config API's view: one destination per source and catalog slug (the first instance)
+            "served": {(s["id"], d["metadata"]["slug"]): (d["name"], d["enabled"]) for s in ws.sources
+                       for d in reversed(ws.destinations_of(s["id"]))},
+            "plans": {p["id"]: p["resourceSchemaId"] for p in ws.tracking_plans},
+            "rules": {plan: [r["type"] for r in rules] for plan, rules in ws.rules.items()},
+        }
+
+
+def _as_of(options, moment, table, capsys):
+    capsys.readouterr()
+    assert cli.main(["as-of", moment.isoformat(), "--table", table, "--output", "json",
+                     "--duckdb-path", options.duckdb_path, "--pipeline-name", "test_history"]) == cli.EXIT_OK
+    return json.loads(capsys.readouterr().out)
+
+
+def _rule_counts(rows):
+    counts = {}
+    for row in rows:
+        counts[row["tracking_plan_id"]] = counts.get(row["tracking_plan_id"], 0) + 1
+    return counts
+
+
 def test_migration_three_config_runs_then_three_public_runs_read_as_one_history(emulator, tmp_path, capsys):
     ws = emulator.workspace
     config, public = _options(emulator, tmp_path, "config"), _options(emulator, tmp_path, "public")
-    results = []
+    results, states = [], []
     for index, options in enumerate([config, config, config, public, public, public]):
         if index in (1, 2, 4, 5):
             ws.mutate(4, seed=index)
         results.append(run_snapshot(options))
+        states.append(_workspace_state(ws))
         assert not results[-1].skipped
     plans = {p["resourceSchemaId"]: p["id"] for p in ws.tracking_plans}
     switch = _changes(config, results[3].run_id)
@@ -182,14 +213,36 @@ def test_migration_three_config_runs_then_three_public_runs_read_as_one_history(
     assert current_keys(public, "tracking_plan_rules") == {
         rule_key(p, r) for p, rules in ws.rules.items() for r in rules}
     assert current_keys(public, "sources") == {s["id"] for s in ws.sources}
-    # `as-of` the second Config run reads the sources of that moment through the same keys
-    at = results[1].started_at.isoformat()
+
+    # `as-of` a moment of the Config API part gives the workspace as the Config API showed it then, under the
+    # keys the Public runs gave its objects (plans the Public API never saw keep their rs_ ids)
+    then, named = states[1], {rs: tp for state in states[3:] for tp, rs in state["plans"].items()}
+    moment = results[1].finished_at
+    assert {r["id"]: r["name"] for r in _as_of(public, moment, "sources", capsys)} == {
+        key: name for key, (name, _) in then["sources"].items()}
+    assert {(r["source_id"], r["metadata_slug"]): (r["name"], r["enabled"])
+            for r in _as_of(public, moment, "destinations", capsys)} == then["served"]
+    assert _rule_counts(_as_of(public, moment, "tracking_plan_rules", capsys)) == {
+        named.get(rs, rs): sum(kind in CONFIG_RULE_TYPES for kind in then["rules"][tp])
+        for tp, rs in then["plans"].items() if any(kind in CONFIG_RULE_TYPES for kind in then["rules"][tp])}
+    # and a moment of the Public API part, the workspace as the Public API showed it then
+    then, moment = states[4], results[4].finished_at
+    assert {r["id"]: (r["name"], r["enabled"]) for r in _as_of(public, moment, "sources", capsys)} == then["sources"]
+    assert {r["id"]: (r["source_id"], r["metadata_slug"], r["name"], r["enabled"])
+            for r in _as_of(public, moment, "destinations", capsys)} == then["destinations"]
+    assert _rule_counts(_as_of(public, moment, "tracking_plan_rules", capsys)) == {
+        plan: len(kinds) for plan, kinds in then["rules"].items() if plan in then["plans"] and kinds}
+
+    # `changes` reads as one history: nothing added or removed at the switch, nothing removed then re-added
     capsys.readouterr()
-    assert cli.main(["as-of", at, "--table", "sources", "--output", "json", "--duckdb-path", public.duckdb_path,
+    assert cli.main(["changes", "--since", "1d", "--output", "json", "--duckdb-path", public.duckdb_path,
                      "--pipeline-name", "test_history"]) == cli.EXIT_OK
-    rows = json.loads(capsys.readouterr().out)
-    assert rows and {row["id"] for row in rows} <= current_keys(public, "sources") | {
-        row[0] for row in query(public, "select id from {ds}.sources")}
+    log = json.loads(capsys.readouterr().out)
+    at_switch = [row for row in log if results[3].started_at <= datetime.fromisoformat(row["observed_at"])
+                 < results[4].started_at]
+    assert at_switch and {row["change_kind"] for row in at_switch} == {"first_seen"}
+    removed = {row["resource_id"] for row in log if row["change_kind"] == "removed"}
+    assert not [row for row in log if row["resource_id"] in removed and row["change_kind"] in ("added", "first_seen")]
     assert cli.main(["changes", "--duckdb-path", public.duckdb_path, "--pipeline-name", "test_history"]) == 0
     assert "Config API" in capsys.readouterr().out
 
