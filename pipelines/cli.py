@@ -20,7 +20,7 @@ from typing import Callable, Iterable, List, Optional, Sequence
 from segment_source import redaction
 
 from . import config, notify, output, queries
-from .demo import DEMO_DUCKDB, DEMO_TOKEN
+from .demo import DEMO_CONFIG_TOKEN, DEMO_DUCKDB, DEMO_TOKEN
 from .diff import register as register_diff
 from .errors import (  # noqa: F401 - the exit codes are part of this module's interface
     EXIT_API,
@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
     emulator.add_argument("--seed", type=int, default=7)
     emulator.add_argument("--token", type=_emulator_token, default=DEMO_TOKEN, help="bearer token the emulator accepts")
+    emulator.add_argument("--config-token", type=_emulator_token, default=DEMO_CONFIG_TOKEN,
+                          help="bearer token its legacy Config API (under /v1beta) accepts")
     emulator.add_argument("--latency-ms", type=_number_within(0), default=0)
     emulator.add_argument("--rate-limit-rps", type=_number_within(0, above=True), default=None)
     emulator.add_argument("--fault", type=_fault, action="append", default=None,
@@ -370,17 +372,20 @@ def command_emulator(args: argparse.Namespace) -> int:
     rate = args.fault_rate if args.fault_rate is not None else (1.0 if args.fault else 0.0)
     emulator = Emulator(workspace, tokens={args.token: "owner"}, port=args.port, latency_ms=args.latency_ms,
                         rate_limit_rps=args.rate_limit_rps, fault_rate=rate, fault_kinds=kinds,
-                        fault_path=args.fault_path)
+                        fault_path=args.fault_path, config_tokens={args.config_token: "owner"})
     try:
         base_url = emulator.start()
     except OSError as exc:
         raise ValueError(f"Cannot serve the emulator on port {args.port}: {exc.strerror or exc}."
                          " Choose another with --port (0 picks a free one).") from None
-    print(f"Segment API emulator ({args.scale}, seed {args.seed}) at {base_url}; token: {args.token}")
+    print(f"Segment API emulator ({args.scale}, seed {args.seed}) at {base_url}; token: {args.token};"
+          f" legacy Config API at {base_url}/v1beta; token: {args.config_token}")
     if rate:
         where = "every path" if args.fault_path == "*" else args.fault_path
         print(f"Faults: {rate:.0%} of requests to {where} fail with {', '.join(kinds)}")
-    print(f"Try: SEGMENT_ACCESS_TOKEN={args.token} segment-history run --base-url {base_url}", flush=True)
+    print(f"Try: SEGMENT_ACCESS_TOKEN={args.token} segment-history run --base-url {base_url}")
+    print(f" or: SEGMENT_ACCESS_TOKEN={args.config_token} segment-history run --api config"
+          f" --base-url {base_url}/v1beta", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -4,6 +4,11 @@ Public API over the same workspace, one history across a switch, and bad input."
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -78,6 +83,29 @@ def test_emulator_mutations_show_through_the_config_api(emulator):
         ws.touch()
     status, body = _get(emulator, f"/v1beta/workspaces/{ws.workspace['slug']}/sources/{source['slug']}")
     assert status == 200 and body["display_name"] == "Renamed through the Public API"
+
+
+def test_the_emulator_command_names_its_config_api_and_a_run_reads_it(tmp_path):
+    """`segment-history emulator` prints the Config API's base URL and token; `run --api config` with them works."""
+    command = [sys.executable, "-m", "pipelines.cli"]
+    server = subprocess.Popen([*command, "emulator", "--scale", "tiny", "--port", "0"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        banner = server.stdout.readline()
+        base_url, token = re.search(r"legacy Config API at (\S+); token: (\S+)", banner).groups()
+        assert base_url.endswith("/v1beta") and token == cli.DEMO_CONFIG_TOKEN
+        assert f"SEGMENT_ACCESS_TOKEN={token} segment-history run --api config --base-url {base_url}" in \
+            server.stdout.readline() + server.stdout.readline()
+        run = subprocess.run([*command, "run", "--api", "config", "--base-url", base_url, "--requests-per-minute",
+                              "60000", "--duckdb-path", str(tmp_path / "h.duckdb"), "--pipelines-dir",
+                              str(tmp_path / "p"), "--progress", "none", "--resources", "sources"],
+                             capture_output=True, text=True, env={**os.environ, "SEGMENT_ACCESS_TOKEN": token},
+                             timeout=300)
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == cli.EXIT_OK
+    assert run.returncode == cli.EXIT_OK, run.stderr
+    assert token not in run.stdout + run.stderr
 
 
 # --- pure logic ------------------------------------------------------------------------------------------------
