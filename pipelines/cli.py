@@ -20,7 +20,7 @@ from typing import Callable, Iterable, List, Optional, Sequence
 from segment_source import redaction
 
 from . import config, notify, output, queries
-from .demo import DEMO_DUCKDB, DEMO_TOKEN
+from .demo import DEMO_CONFIG_TOKEN, DEMO_DUCKDB, DEMO_TOKEN
 from .diff import register as register_diff
 from .errors import (  # noqa: F401 - the exit codes are part of this module's interface
     EXIT_API,
@@ -72,7 +72,11 @@ def _add_destination_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", default=None, help="workspace region, us or eu (default: us)")
-    parser.add_argument("--base-url", default=None, help="API base URL; overrides --region")
+    parser.add_argument("--base-url", default=None, help="API base URL; overrides --region (with --api config,"
+                        " the base including /v1beta)")
+    parser.add_argument("--api", default=None, help="public (default) or config: the legacy Config API")
+    parser.add_argument("--workspace-slug", default=None,
+                        help="with --api config: the workspace to read when the token sees several")
     parser.add_argument("--resources", default=None, help="comma-separated tables to load (see `resources`)")
     parser.add_argument("--groups", default=None, help="comma-separated groups: core,iam,engage,reverse_etl,"
                         "privacy,catalog,metrics (default: core,iam,engage,reverse_etl,privacy)")
@@ -139,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
     emulator.add_argument("--seed", type=int, default=7)
     emulator.add_argument("--token", type=_emulator_token, default=DEMO_TOKEN, help="bearer token the emulator accepts")
+    emulator.add_argument("--config-token", type=_emulator_token, default=DEMO_CONFIG_TOKEN,
+                          help="bearer token its legacy Config API (under /v1beta) accepts")
     emulator.add_argument("--latency-ms", type=_number_within(0), default=0)
     emulator.add_argument("--rate-limit-rps", type=_number_within(0, above=True), default=None)
     emulator.add_argument("--fault", type=_fault, action="append", default=None,
@@ -208,7 +214,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         groups=_names(args.groups),
         progress=args.progress,
         mode=args.mode,
-        **config.run_settings(args.region, args.max_concurrency, args.requests_per_minute),
+        workspace_slug=getattr(args, "workspace_slug", None),
+        **config.run_settings(args.region, args.max_concurrency, args.requests_per_minute, getattr(args, "api", None)),
     )
 
 
@@ -329,10 +336,13 @@ def command_changes(args: argparse.Namespace) -> int:
         queries.check_workspace(history.sql, args.workspace, history.where)
         columns, rows = queries.change_log(history.sql, since, args.resource_type, args.actor, args.workspace,
                                            args.limit)
+        through_config_api = args.output == "table" and rows and queries.read_through_config_api(history.sql)
     if not rows and args.output == "table":
         print("No changes recorded in that window.")
         return EXIT_OK
     print(output.render(columns, rows, args.output), end="")
+    if through_config_api:
+        print("Changes seen through the Config API have no actor: it has no audit trail.")
     return EXIT_OK
 
 
@@ -362,17 +372,20 @@ def command_emulator(args: argparse.Namespace) -> int:
     rate = args.fault_rate if args.fault_rate is not None else (1.0 if args.fault else 0.0)
     emulator = Emulator(workspace, tokens={args.token: "owner"}, port=args.port, latency_ms=args.latency_ms,
                         rate_limit_rps=args.rate_limit_rps, fault_rate=rate, fault_kinds=kinds,
-                        fault_path=args.fault_path)
+                        fault_path=args.fault_path, config_tokens={args.config_token: "owner"})
     try:
         base_url = emulator.start()
     except OSError as exc:
         raise ValueError(f"Cannot serve the emulator on port {args.port}: {exc.strerror or exc}."
                          " Choose another with --port (0 picks a free one).") from None
-    print(f"Segment API emulator ({args.scale}, seed {args.seed}) at {base_url}; token: {args.token}")
+    print(f"Segment API emulator ({args.scale}, seed {args.seed}) at {base_url}; token: {args.token};"
+          f" legacy Config API at {base_url}/v1beta; token: {args.config_token}")
     if rate:
         where = "every path" if args.fault_path == "*" else args.fault_path
         print(f"Faults: {rate:.0%} of requests to {where} fail with {', '.join(kinds)}")
-    print(f"Try: SEGMENT_ACCESS_TOKEN={args.token} segment-history run --base-url {base_url}", flush=True)
+    print(f"Try: SEGMENT_ACCESS_TOKEN={args.token} segment-history run --base-url {base_url}")
+    print(f" or: SEGMENT_ACCESS_TOKEN={args.config_token} segment-history run --api config"
+          f" --base-url {base_url}/v1beta", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -45,6 +45,17 @@ def region(value: Any, name: str) -> str:
     return str(value).strip().lower()
 
 
+APIS = ("public", "config")
+
+
+def api(value: Any, name: str) -> str:
+    """`public` (the Public API) or `config` (the legacy Config API), in any case."""
+    text = str(value).strip().lower()
+    if text not in APIS:
+        raise UsageError(f"{name} must be public or config, not {value!r}.")
+    return text
+
+
 def setting(name: str, given: Any, check: Check[T]) -> Optional[T]:
     """The flag's value if one was given, else `sources.segment.<name>` if configured, else None."""
     if given is not None:
@@ -55,10 +66,11 @@ def setting(name: str, given: Any, check: Check[T]) -> Optional[T]:
 
 
 def run_settings(region_flag: Optional[str], max_concurrency_flag: Optional[int],
-                 requests_per_minute_flag: Optional[float]) -> Dict[str, Any]:
+                 requests_per_minute_flag: Optional[float], api_flag: Optional[str] = None) -> Dict[str, Any]:
     """The settings of `segment-history run` that have no default in RunOptions, checked up front."""
     full_snapshot_every()
     return {
+        "api": setting("api", api_flag, api),
         "region": setting("region", region_flag, region),
         "max_concurrency": setting("max_concurrency", max_concurrency_flag, positive_whole_number),
         "requests_per_minute": setting("requests_per_minute", requests_per_minute_flag, positive_number),

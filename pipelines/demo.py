@@ -24,6 +24,7 @@ from .notify import SegmentSink, notify_after_runs
 from .runner import RunOptions, RunResult, make_pipeline, run_snapshot
 
 DEMO_TOKEN = "demo-token"
+DEMO_CONFIG_TOKEN = "demo-config-token"  # the emulator's legacy Config API has its own tokens
 DEMO_DUCKDB = "segment_history_demo.duckdb"
 DEMO_PIPELINE = "segment_history_demo"
 MUTATIONS_PER_RUN = 6

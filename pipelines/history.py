@@ -31,6 +31,23 @@ class Snapshot:
     # "scd2": versions with validity columns; "snapshots": every run appends its full snapshot with
     # `snapshot_at` (destinations without SCD2 merges, e.g. files in a lake)
     mode: str = "scd2"
+    # the first run through another API than the run before (public <-> config): a row the other API did
+    # not show is `first_seen` (new, or one that API could not see), and a field only one API carries is
+    # not a change
+    switched_api: bool = False
+
+
+def previous_api(sql: Any, workspace_id: str, boundary: datetime) -> Optional[str]:
+    """The API the workspace's previous run read (runs recorded before the Config API read the Public API)."""
+    if not table_exists(sql, "snapshots"):
+        return None
+    try:
+        rows = sql.execute_sql(
+            f"SELECT api FROM {sql.make_qualified_table_name('snapshots')}"
+            " WHERE workspace_id = %s AND started_at < %s ORDER BY started_at DESC LIMIT 1", workspace_id, boundary)
+    except Exception:  # noqa: BLE001 - no `api` column: every earlier run read the Public API
+        return "public"
+    return (rows[0][0] or "public") if rows else None
 
 
 def table_exists(sql: Any, table: str) -> bool:
@@ -323,11 +340,14 @@ def diff_versions(
 
     for key in sorted(changed):
         if key not in old:
-            change(key, new[key], "added", None, None, _content(new[key]))
+            kind = "first_seen" if snapshot.switched_api else "added"
+            change(key, new[key], kind, None, None, _content(new[key]))
         elif key not in new:
             change(key, old[key], "removed", None, _content(old[key]), None)
         else:
             for path, before, after in field_changes(old[key], new[key]):
+                if snapshot.switched_api and (before is None or after is None):
+                    continue  # a field only one of the two APIs carries
                 change(key, new[key], "modified", path, before, after)
     return changes
 

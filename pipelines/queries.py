@@ -151,3 +151,12 @@ def _workspaces(sql: Any, workspace: Optional[str]) -> List[str]:
         return [workspace]
     rows = sql.execute_sql(f"SELECT DISTINCT workspace_id FROM {sql.make_qualified_table_name('snapshots')}")
     return [row[0] for row in rows or []]
+
+
+def read_through_config_api(sql: Any) -> bool:
+    """Whether any run of this history read the Config API (its changes have no actor)."""
+    try:
+        rows = sql.execute_sql(f"SELECT 1 FROM {sql.make_qualified_table_name('snapshots')} WHERE api = 'config' LIMIT 1")
+    except Exception:  # noqa: BLE001 - histories from before the Config API have no `api` column
+        return False
+    return bool(rows)

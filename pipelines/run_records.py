@@ -35,7 +35,7 @@ CHANGE_COLUMNS: TTableSchemaColumns = {
 }
 
 SNAPSHOT_COLUMNS: TTableSchemaColumns = {
-    **_text_columns("run_id", "workspace_id", "status", "mode", "full_reason"),
+    **_text_columns("run_id", "workspace_id", "status", "mode", "full_reason", "api"),
     "started_at": {"data_type": "timestamp"},
     "finished_at": {"data_type": "timestamp"},
     "table_rows": {"data_type": "json"},

@@ -17,6 +17,9 @@ from typing import Any, ContextManager, Dict, List, Optional, Sequence
 import dlt
 
 from segment_source import ExtractionReport, segment_source
+from segment_source.config_api import config_api_source
+from segment_source.config_api.endpoints import select as config_endpoints
+from segment_source.identity import Identities
 from segment_source.client import SegmentSession
 from segment_source.endpoints import (
     ENDPOINTS_BY_NAME,
@@ -47,6 +50,7 @@ from .recovery import (  # noqa: F401 - unfinished_extractions: public here
     unfinished_elsewhere,
     unfinished_extractions,
 )
+from .bridges import load_bridges, move_to_public_ids, read_bridges
 from .run_records import forget_pending_run, load_run_records, save_pending_run
 
 logger = logging.getLogger("segment_history")
@@ -71,6 +75,8 @@ class RunOptions:
     progress: str = "none"  # auto | bar | log | none
     mode: str = "full"  # full | changes (refetch what the audit trail names; every Nth run is full)
     full_snapshot_every: Optional[int] = None
+    api: Optional[str] = None  # public (default) | config: the legacy Config API (`segment_source.config_api`)
+    workspace_slug: Optional[str] = None  # with the Config API: which workspace, when the token sees several
 
 
 @dataclass
@@ -87,6 +93,7 @@ class RunResult:
     mode: str = "full"
     full_reason: Optional[str] = None  # why a requested change-driven run read everything
     skipped_kinds: Dict[str, str] = field(default_factory=dict)  # table -> its outcome's kind (`outcomes.Kind`)
+    api: str = "public"  # which API the run read
 
     @property
     def partial(self) -> bool:
@@ -104,6 +111,7 @@ class RunResult:
             "finished_at": self.finished_at,
             "status": "partial" if self.skipped else "complete",
             "mode": self.mode,
+            "api": self.api,
             "full_reason": self.full_reason,
             "table_rows": self.table_rows,
             "complete_tables": complete,
@@ -146,6 +154,12 @@ def _source_kwargs(options: RunOptions) -> Dict[str, Any]:
     """Only what the user set: everything else comes from .dlt/config.toml, env or the defaults."""
     names = ("access_token", "region", "base_url", "resources", "groups", "max_concurrency",
              "requests_per_minute", "keep_write_keys", "page_size")
+    return {name: getattr(options, name) for name in names if getattr(options, name) is not None}
+
+
+def _config_source_kwargs(options: RunOptions) -> Dict[str, Any]:
+    names = ("access_token", "base_url", "workspace_slug", "resources", "max_concurrency", "requests_per_minute",
+             "keep_write_keys")
     return {name: getattr(options, name) for name in names if getattr(options, name) is not None}
 
 
@@ -257,8 +271,16 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         plan_changes = change_runs.planner(pipeline, started, report, every)
     elif options.mode == "changes":
         report.full_reason = "the destination keeps full snapshots (it cannot merge SCD2 history)"
-    source = segment_source(**_source_kwargs(options), snapshot_time=started, history_mode=mode, report=report,
-                            session=session, plan_changes=plan_changes)
+    api = options.api or "public"
+    identities = Identities(read_bridges(pipeline))
+    if api == "config":
+        if options.mode == "changes":
+            report.full_reason = "the Config API has no audit trail to plan a change-driven run from"
+        source = config_api_source(**_config_source_kwargs(options), snapshot_time=started, history_mode=mode,
+                                   report=report, identities=identities)
+    else:
+        source = segment_source(**_source_kwargs(options), snapshot_time=started, history_mode=mode,
+                                report=report, session=session, plan_changes=plan_changes, identities=identities)
     workspace = report.workspace  # GET / already happened when the source was built
     change_plan = report.change_plan
 
@@ -272,7 +294,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     discard_tables(pipeline, extract_info.loads_ids, skipped)
     run_id = extract_info.loads_ids[-1]
 
-    selected_tables = _selected_tables(options.resources, options.groups)
+    selected_tables = _selected_tables(options.resources, options.groups, api)
     if change_plan is not None:
         read = {ENDPOINTS_BY_NAME[name].table_name for name in report.endpoints_read}
         selected_tables = [t for t in selected_tables if t in read]
@@ -290,13 +312,17 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         mode="changes" if change_plan is not None else "full",
         full_reason=report.full_reason if options.mode == "changes" else None,
         skipped_kinds={table: outcome.kind.value for table, outcome in skipped_outcomes.items()},
+        api=api,
     )
     save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete})
+    if mode == "scd2":
+        move_to_public_ids(pipeline, identities.rekeyed, workspace["id"])
     pipeline.normalize()
     load_info = pipeline.load()
     load_info.raise_on_failed_jobs()
+    load_bridges(pipeline, identities.bridge_rows(workspace["id"]), skipped)
     if change_plan is not None:
-        snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode)
+        snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode, api)
         with pipeline.sql_client() as sql:
             change_runs.retire_unseen(sql, change_plan, report, skipped, snapshot)
     return _record_run(pipeline, result, complete, report)
@@ -304,7 +330,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
 
 def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], report: Any) -> RunResult:
     """The change log and the `snapshots` row of a loaded run (also of one a killed process loaded)."""
-    snapshot = _snapshot(pipeline, result.run_id, result.workspace_id, result.started_at, history_mode(pipeline))
+    snapshot = _snapshot(pipeline, result.run_id, result.workspace_id, result.started_at, history_mode(pipeline),
+                         result.api)
     changes = _record_history(pipeline, report, complete, snapshot, partial_read=result.mode == "changes")
     result = replace(result, finished_at=datetime.now(timezone.utc), changes=len(changes))
     load_run_records(pipeline, result.snapshot_row(complete), changes)
@@ -315,17 +342,23 @@ def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], 
 
 
 
-def _selected_tables(resources: Optional[Sequence[str]], groups: Optional[Sequence[str]]) -> List[str]:
-    selected = {e.table_name for e in select_endpoints(resources, groups)}
+def _selected_tables(resources: Optional[Sequence[str]], groups: Optional[Sequence[str]],
+                     api: str = "public") -> List[str]:
+    if api == "config":
+        selected = {e.table_name for e in config_endpoints(list(resources) if resources else None)}
+    else:
+        selected = {e.table_name for e in select_endpoints(resources, groups)}
     return [t for t in all_tables() if t == WORKSPACE_TABLE or t in selected]
 
 
 def _snapshot(
-    pipeline: dlt.Pipeline, run_id: str, workspace_id: str, started: datetime, mode: str
+    pipeline: dlt.Pipeline, run_id: str, workspace_id: str, started: datetime, mode: str, api: str = "public"
 ) -> history.Snapshot:
     with pipeline.sql_client() as sql:
         previous = history.previous_snapshot_time(sql, workspace_id, started)
-    return history.Snapshot(run_id=run_id, workspace_id=workspace_id, boundary=started, previous=previous, mode=mode)
+        before = history.previous_api(sql, workspace_id, started)
+    return history.Snapshot(run_id=run_id, workspace_id=workspace_id, boundary=started, previous=previous, mode=mode,
+                            switched_api=before is not None and before != api)
 
 
 def _record_history(

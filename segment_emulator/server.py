@@ -21,7 +21,7 @@ from random import Random
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from . import errors
+from . import config_api, errors
 from .errors import ApiError
 from .pagination import LAST_PAGE_NEXT_MODES
 from .ratelimit import FixedWindowLimiter, WindowState
@@ -144,6 +144,9 @@ class Emulator:
     trickle_seconds: the pause between two bytes of a "slow-body" answer.
     last_page_next: how the last page says "no more": "absent" (the key is left out), "null" or "empty" ("").
     port: 0 picks a free port.
+    config_tokens: token -> role for the legacy Config API under `/v1beta` (`config_api.py`); its tokens and
+        the Public API's are separate, as in Segment. Default: {"config-token": "owner"}. With `rate_limit_rps`
+        on, it is limited to its documented 200 requests a minute per token.
     """
 
     def __init__(self, workspace: Workspace, tokens: Mapping[str, str] | None = None, *, region: str = "us",
@@ -152,7 +155,8 @@ class Emulator:
                  trickle_seconds: float = 0.5, last_page_next: str = "absent", port: int = 0,
                  endpoint_rate_limits: bool = True, routes: tuple[Route, ...] = ROUTES,
                  roles: Mapping[str, Iterable[str]] | None = None, disabled_features: Iterable[str] = (),
-                 disabled_feature_status: int = 403, disabled_alpha: bool | Iterable[str] = False):
+                 disabled_feature_status: int = 403, disabled_alpha: bool | Iterable[str] = False,
+                 config_tokens: Mapping[str, str] | None = None):
         if last_page_next not in LAST_PAGE_NEXT_MODES:
             raise ValueError(f"last_page_next must be one of {LAST_PAGE_NEXT_MODES}")
         if region not in REGIONS:
@@ -169,6 +173,7 @@ class Emulator:
         self.workspace = workspace
         self.tracking = TrackingApi(workspace)  # POST /v1/batch and /v1/track: alerts sent as events
         self.tokens = dict(tokens if tokens is not None else {"test-token": OWNER})
+        self.config_tokens = dict(config_tokens if config_tokens is not None else {"config-token": OWNER})
         self.roles = resolve_roles(roles)
         unknown_roles = set(self.tokens.values()) - set(self.roles)
         if unknown_roles:
@@ -192,6 +197,7 @@ class Emulator:
         self.routes = routes
         self.port = port
         self._global_limiter = FixedWindowLimiter(max(int(rate_limit_rps), 1), 1.0) if rate_limit_rps else None
+        self._config_limiter = FixedWindowLimiter(200, 60.0) if rate_limit_rps else None
         self._endpoint_limiters = {route.pattern: FixedWindowLimiter(route.per_minute, 60.0) for route in routes
                                    if rate_limit_rps and endpoint_rate_limits and route.per_minute}
         self._fault_rng = Random(fault_seed)
@@ -284,9 +290,14 @@ class Emulator:
         parts = urlsplit(target)
         path, query = parts.path or "/", parse_qs(parts.query, keep_blank_values=True)
         try:
-            reply = self._answer(method, path, query, headers)
+            if config_api.is_config_path(path):
+                reply = self._answer_config(method, path, query, headers)
+            else:
+                reply = self._answer(method, path, query, headers)
         except ApiError as error:
             reply = _error_reply(error)
+        except config_api.ConfigApiError as error:
+            reply = Reply(error.status, _json_bytes(error.body()))
         self._after(path, reply)
         record = RequestRecord(method, path, query, reply.status, headers.get("Accept"), reply.fault, started)
         with self._lock:
@@ -332,6 +343,24 @@ class Emulator:
         elif fault:  # slow-body: the right answer, too slowly to ever arrive
             reply.delivery, reply.fault = "trickle", fault[1]
         return reply
+
+    def _answer_config(self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str]
+                       ) -> Reply:
+        """The Config API's pipeline: method, its own tokens, its rate limit, scripted faults, route."""
+        if method != "GET":
+            raise config_api.ConfigApiError(501, 12, f"{method} is not supported: this emulator is read-only")
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or token.strip() not in self.config_tokens:
+            raise config_api.unauthenticated()
+        if self._config_limiter is not None and not self._config_limiter.consume(token.strip()).allowed:
+            raise config_api.rate_limited()
+        fault = self._scripted_fault(path) or self._random_fault(path)
+        if fault and fault[0].isdigit() and int(fault[0]) >= 500:
+            reply = Reply(int(fault[0]), _json_bytes(config_api.server_error(int(fault[0])).body()), fault=fault[1])
+            return reply
+        if fault:
+            return _fault_reply(*fault)
+        return Reply(200, _json_bytes(config_api.answer(self.workspace, path, query)))
 
     def _authenticate(self, authorization: str | None) -> tuple[str, str]:
         scheme, _, token = (authorization or "").partition(" ")

@@ -30,6 +30,7 @@ from .rate_limit import RateLimiter
 from .redaction import usable_token
 from .report import ExtractionReport
 from .rows import canonical, explode_function, first_sighting_filter, shape_row_function
+from .identity import OBSERVED_TABLES, Identities, public_observer
 from .workspace import fetch_workspace
 
 logger = logging.getLogger("segment_history")
@@ -256,6 +257,7 @@ def segment_source(
     report: Optional[ExtractionReport] = None,
     session: Optional[SegmentSession] = None,
     plan_changes: Optional[Callable[[SegmentSession, str, Dict[str, Any]], Optional[ChangePlan]]] = None,
+    identities: Optional[Identities] = None,
 ) -> List[DltResource]:
     """The Segment workspace behind `access_token`: one SCD2 table per configuration resource, plus
     the audit trail (incremental).
@@ -281,6 +283,7 @@ def segment_source(
         session: A prepared `SegmentSession` (default: one built from the settings above).
         plan_changes: Called with the session, host and workspace: a `ChangePlan` makes this a
             change-driven run that reads only what the plan names; None reads everything.
+        identities: Record keys of tracking plans and destinations known to the dataset (`identity.py`).
     """
     access_token = usable_token(access_token or os.environ.get("SEGMENT_ACCESS_TOKEN"))
     if not access_token:
@@ -334,6 +337,8 @@ def segment_source(
             resource.add_yield_map(explode_function(endpoint.explode))
         window = _window_columns(_resolved_params(endpoint, tokens))
         resource.add_map(shape_row_function(endpoint, workspace["id"], report, keep_write_keys, window))
+        if identities is not None and endpoint.name in OBSERVED_TABLES:
+            resource.add_map(public_observer(endpoint.name, identities))
         if endpoint.history:
             resource.add_filter(first_sighting_filter(endpoint, report))
         scope = workspace_scope

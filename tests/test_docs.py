@@ -20,6 +20,7 @@ from pipelines.cli import build_parser
 from pipelines.runner import run_snapshot
 from segment_source import rate_limit
 from segment_source.endpoints import ENDPOINTS, GROUPS, WORKSPACE_TABLE, Endpoint, select_endpoints, tables
+from segment_source.identity import BRIDGE_TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES_DOC = ROOT / "docs" / "tables.md"
@@ -32,7 +33,7 @@ TYPE_ALIASES = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
 HEADING = re.compile(r"^### `(?P<table>[a-z0-9_]+)`\s*$")
 COLUMN_ROW = re.compile(r"^\| `(?P<column>[a-z0-9_]+)` \| (?P<type>[^|]+?) \| (?P<description>.+) \|\s*$")
 SQL_BLOCK = re.compile(r"```sql\n(?P<sql>.*?)```", re.S)
-RUN_TABLES = ("config_changes", "snapshots")
+RUN_TABLES = ("config_changes", "snapshots", *BRIDGE_TABLES.values())
 # resources a plain run leaves out even in their group (slow, or with side effects): named one by one
 OPT_IN_RESOURCES = sorted({e.table_name for e in ENDPOINTS if not e.default})
 ACCEPT_VERSIONS = {"stable": "v1", "beta": "v1beta", "alpha": "v1alpha"}
