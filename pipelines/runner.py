@@ -1,6 +1,7 @@
 """One snapshot run: extract, drop incomplete tables, load as SCD2, then record changes and the run.
 
     recover what a killed run left (`recovery`)
+      ->  GET / (which workspace), and for `--mode changes` the plan from the audit trail (`change_runs`)
       ->  extract (dlt rest_api, concurrent)  ->  discard tables the report marks incomplete (`package`)
       ->  normalize + load (SCD2 per workspace, audit events merged on id)
       ->  config_changes + snapshots (`run_records`: a second, small load into the same dataset)
@@ -16,16 +17,12 @@ from typing import Any, ContextManager, Dict, List, Optional, Sequence
 
 import dlt
 
-from segment_source import ExtractionReport, segment_source
+from segment_source import ExtractionReport, open_session, segment_source, source_settings
+from segment_source.changes import endpoints_to_read
 from segment_source.client import SegmentSession
-from segment_source.endpoints import (
-    ENDPOINTS_BY_NAME,
-    WORKSPACE_TABLE,
-    history_tables,
-    select_endpoints,
-    tables as all_tables,
-)
+from segment_source.endpoints import WORKSPACE_TABLE, history_tables, select_endpoints, tables as all_tables
 from segment_source.outcomes import Kind, kind_of_skip
+from segment_source.workspace import fetch_workspace
 
 from . import change_runs, config, history
 from .destination import (  # noqa: F401 - make_pipeline, check_destination, DestinationUnavailable: public here
@@ -251,18 +248,23 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     started = datetime.now(timezone.utc)
     report = ExtractionReport()
     mode = history_mode(pipeline)
-    plan_changes = None
-    if options.mode == "changes" and mode == "scd2":
-        every = config.full_snapshot_every(options.full_snapshot_every)
-        plan_changes = change_runs.planner(pipeline, started, report, every)
+    changes_wanted = options.mode == "changes" and mode == "scd2"
+    every = config.full_snapshot_every(options.full_snapshot_every) if changes_wanted else 0
+    settings = source_settings(**_source_kwargs(options))
+    if session is None:
+        session = open_session(settings, report)
+    else:
+        session.headers["Authorization"] = f"Bearer {settings.access_token}"
+    workspace = fetch_workspace(session, settings.host, settings.region)
+    change_plan, full_reason = None, None
+    if changes_wanted:
+        change_plan, full_reason = change_runs.plan_run(pipeline, session, settings.host, workspace, started, every)
     elif options.mode == "changes":
-        report.full_reason = "the destination keeps full snapshots (it cannot merge SCD2 history)"
-    source = segment_source(**_source_kwargs(options), snapshot_time=started, history_mode=mode, report=report,
-                            session=session, plan_changes=plan_changes)
-    workspace = report.workspace  # GET / already happened when the source was built
-    change_plan = report.change_plan
+        full_reason = "the destination keeps full snapshots (it cannot merge SCD2 history)"
+    source = segment_source(settings, workspace, session, report, plan=change_plan, snapshot_time=started,
+                            history_mode=mode)
 
-    with show_progress(report, options.progress):
+    with show_progress(report, options.progress, session=session):
         extract_info = pipeline.extract(
             source, workers=config.max_concurrency(options.max_concurrency),
             loader_file_format=loader_file_format(pipeline),
@@ -272,9 +274,10 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     discard_tables(pipeline, extract_info.loads_ids, skipped)
     run_id = extract_info.loads_ids[-1]
 
-    selected_tables = _selected_tables(options.resources, options.groups)
+    endpoints_read = endpoints_to_read(settings.resources, settings.groups, change_plan)
+    selected_tables = _selected_tables(settings.resources, settings.groups)
     if change_plan is not None:
-        read = {ENDPOINTS_BY_NAME[name].table_name for name in report.endpoints_read}
+        read = {endpoint.table_name for endpoint in endpoints_read}
         selected_tables = [t for t in selected_tables if t in read]
     complete = [t for t in selected_tables if t not in skipped]
     result = RunResult(
@@ -286,9 +289,10 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         table_rows={t: report.rows(t) for t in selected_tables},
         skipped=skipped,
         changes=0,
-        requests={**report.request_stats.as_dict(), "rate_limit_wait_seconds": round(report.rate_limit_wait(), 2)},
+        requests={**session.stats.as_dict(),
+                  "rate_limit_wait_seconds": round(session.rate_limiter.waited_seconds, 2)},
         mode="changes" if change_plan is not None else "full",
-        full_reason=report.full_reason if options.mode == "changes" else None,
+        full_reason=full_reason,
         skipped_kinds={table: outcome.kind.value for table, outcome in skipped_outcomes.items()},
     )
     save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete})
@@ -298,7 +302,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     if change_plan is not None:
         snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode)
         with pipeline.sql_client() as sql:
-            change_runs.retire_unseen(sql, change_plan, report, skipped, snapshot)
+            change_runs.retire_unseen(sql, change_plan, report, endpoints_read, skipped, snapshot)
     return _record_run(pipeline, result, complete, report)
 
 
