@@ -22,7 +22,7 @@ from dlt.sources.rest_api.typing import EndpointResource, ProcessingSteps, RESTA
 
 from . import jsonpath_cache  # noqa: F401  (speeds up dlt's JSONPath parsing for every resource)
 from . import settings
-from .by_id import by_id_resource
+from .by_id import SharedReads, by_id_resource
 from .changes import AUDIT_EVENTS, ChangePlan, endpoints_to_read
 from .client import SegmentSession, outcome_of, parsed_body
 from .endpoints import WORKSPACE_TABLE, Endpoint
@@ -259,13 +259,13 @@ def segment_source(
     stamp = snapshot_time if history_mode == "snapshots" else None
 
     declared: List[Any] = []
-    by_id_cache: Dict[str, Any] = {}
+    shared_reads = SharedReads()
     for endpoint in endpoints:
         steps = processing_steps(endpoint, workspace_id, report, source.keep_write_keys,
                                  _window_columns(_resolved_params(endpoint, tokens)), stamp)
         if plan is not None and not endpoint.parent and not plan.reads_whole(endpoint) \
                 and endpoint.name != AUDIT_EVENTS:
-            by_id = by_id_resource(endpoint, plan.ids_of(endpoint), session, source.host, report, by_id_cache)
+            by_id = by_id_resource(endpoint, plan.ids_of(endpoint), session, source.host, report, shared_reads)
             declared.append(_with_steps(by_id, steps))
             continue
         resource_config = _endpoint_resource(endpoint, report, source.page_size, tokens, steps)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Iterator, Optional
+import threading
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 
 import dlt
 from dlt.extract import DltResource
@@ -14,21 +15,43 @@ from .outcomes import Kind, Outcome
 from .report import ExtractionReport
 
 
+class SharedReads:
+    """One read per by-id path, however many resources ask for it and from whichever thread: the five
+    function lists (one per `resourceType`) each ask for every changed function, and run in parallel."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reads: Dict[str, "_Read"] = {}
+
+    def get(self, path: str, read: Callable[[], Optional[Dict[str, Any]]]) -> Optional[Dict[str, Any]]:
+        with self._lock:
+            entry = self._reads.setdefault(path, _Read())
+        with entry.lock:  # the first caller reads; the others wait for its answer
+            if not entry.done:
+                entry.item, entry.done = read(), True
+            return entry.item
+
+
+class _Read:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+        self.item: Optional[Dict[str, Any]] = None
+
+
 def by_id_resource(
     endpoint: Endpoint, ids: Iterable[str], session: SegmentSession, host: str, report: ExtractionReport,
-    cache: Dict[str, Any],
+    reads: SharedReads,
 ) -> DltResource:
-    """A resource named like `endpoint` that yields the named items read one by one. Endpoints that share a
-    by-id read (the five function lists) share `cache`: one request per id."""
+    """A resource named like `endpoint` that yields the named items read one by one (through `reads`, which
+    the endpoints of one table share)."""
     assert endpoint.by_id is not None
     by_id = endpoint.by_id
     ids = sorted(set(ids))
 
     def fetch(resource_id: str) -> Optional[Dict[str, Any]]:
-        key = f"{by_id.path}:{resource_id}"
-        if key not in cache:
-            cache[key] = _get_by_id(endpoint, resource_id, session, host, report)
-        return cache[key]
+        return reads.get(by_id.url_path(resource_id),
+                         lambda: _get_by_id(endpoint, resource_id, session, host, report))
 
     def belongs_here(item: Dict[str, Any]) -> bool:
         return all(item.get(name) == endpoint.params.get(name) for name in by_id.matches_params)
