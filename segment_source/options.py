@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import dlt
 from dlt.common.configuration import known_sections, with_config
@@ -52,7 +52,7 @@ class SourceSettings:
     page_size: int = settings.MAX_PAGE_SIZE
     http: HttpSettings = HttpSettings()
 
-    def endpoints(self) -> list:
+    def endpoints(self) -> List[Endpoint]:
         return select_endpoints(self.resources, self.groups)
 
 
