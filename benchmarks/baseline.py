@@ -59,7 +59,7 @@ from typing import Any, Dict, List
 import dlt
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
-FUNCTION_RESOURCE_TYPES = ("SOURCE", "DESTINATION", "INSERT_SOURCE", "INSERT_DESTINATION", "INSERT_TRANSFORMATION")
+from segment_source.endpoints import ENDPOINTS_BY_NAME, FUNCTION_RESOURCE_TYPES
 
 PIPELINE_NAME = "segment_pipeline"
 DATASET_NAME = "segment_data"
@@ -68,34 +68,31 @@ API_DEFAULT_PAGE_SIZE = 200  # what the API serves when no `pagination` is sent
 SEGMENT_CURSOR = {"type": "cursor", "cursor_path": "data.pagination.next", "cursor_param": "pagination.cursor"}
 
 
-def _list(name: str, path: str, list_key: str, **extra: Any) -> Dict[str, Any]:
-    endpoint: Dict[str, Any] = {"path": path, "data_selector": f"data.{list_key}"}
-    endpoint.update(extra.pop("endpoint", {}))
+def _list(name: str, **extra: Any) -> Dict[str, Any]:
+    """A resource as the page declares one; path, list key and parameters from segment-history's endpoint table."""
+    declared = ENDPOINTS_BY_NAME[name]
+    endpoint: Dict[str, Any] = {"path": declared.path, "data_selector": f"data.{declared.list_key}"}
+    if declared.params:
+        endpoint["params"] = dict(declared.params)
     return {"name": name, "endpoint": endpoint, **extra}
 
 
-def _child(name: str, parent: str, path: str, list_key: str) -> Dict[str, Any]:
-    return _list(name, path.replace("{id}", "{resources.%s.id}" % parent), list_key, include_from_parent=["id"])
+def _child(name: str) -> Dict[str, Any]:
+    resource = _list(name, include_from_parent=["id"])
+    parent = ENDPOINTS_BY_NAME[name].parent
+    resource["endpoint"]["path"] = resource["endpoint"]["path"].replace("{id}", "{resources.%s.id}" % parent)
+    return resource
 
 
 def baseline_resources() -> List[Dict[str, Any]]:
-    resources = [
-        _list("sources", "sources", "sources"),
-        _list("destinations", "destinations", "destinations"),
-        _list("warehouses", "warehouses", "warehouses"),
-        _child("source_warehouses", "warehouses", "warehouses/{id}/connected-sources", "sources"),
-        _list("tracking_plans", "tracking-plans", "trackingPlans"),
-        _child("tracking_plan_rules", "tracking_plans", "tracking-plans/{id}/rules", "rules"),
-        _child("tracking_plan_sources", "tracking_plans", "tracking-plans/{id}/sources", "sources"),
-    ]
+    resources = [_list("sources"), _list("destinations"), _list("warehouses"), _child("source_warehouses"),
+                 _list("tracking_plans"), _child("tracking_plan_rules"), _child("tracking_plan_sources")]
     for resource_type in FUNCTION_RESOURCE_TYPES:
         suffix = resource_type.lower()
-        resources.append(_list(f"functions_{suffix}", "functions", "functions",
-                               endpoint={"params": {"resourceType": resource_type}}))
-        resources.append(_child(f"function_versions_{suffix}", f"functions_{suffix}", "functions/{id}/versions",
-                                "versions"))
-    resources.append(_list("labels", "labels", "labels"))
-    resources.append(_list("audit_events", "audit-events", "events"))
+        resources.append(_list(f"functions_{suffix}"))
+        resources.append(_child(f"function_versions_{suffix}"))
+    resources.append(_list("labels"))
+    resources.append(_list("audit_events"))
     return resources
 
 

@@ -145,7 +145,7 @@ def run_ours(args: argparse.Namespace, timer: PhaseTimer) -> Dict[str, Any]:
     from .plan import BENCH_TABLES
 
     _wrap_dlt(timer)
-    for step in ("_snapshot_run", "check_destination", "recover_interrupted_run", "segment_source",
+    for step in ("_snapshot_run", "check_destination", "recover_interrupted_run", "fetch_workspace", "segment_source",
                  "discard_tables", "_snapshot", "_record_history", "load_run_records"):
         timer.wrap(runner, step)
     duckdb_path = os.path.join(args.workdir, "segment_history.duckdb")
@@ -166,7 +166,7 @@ def run_ours(args: argparse.Namespace, timer: PhaseTimer) -> Dict[str, Any]:
     main = "_snapshot_run"
     phases = {
         "preflight": timer.total("check_destination") + timer.total("recover_interrupted_run"),
-        "source_build_and_get_workspace": timer.total("segment_source"),
+        "source_build_and_get_workspace": timer.total("fetch_workspace") + timer.total("segment_source"),
         "extract": timer.total("extract", main),
         "discard_incomplete": timer.total("discard_tables"),
         "normalize": timer.total("normalize", main),

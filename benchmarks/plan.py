@@ -24,9 +24,10 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List
 
+from segment_source.endpoints import ENDPOINTS_BY_NAME, FUNCTION_RESOURCE_TYPES
+
 PAGE_SIZE = 1000
 AUDIT_RETENTION = timedelta(days=90)
-FUNCTION_RESOURCE_TYPES = ("SOURCE", "DESTINATION", "INSERT_SOURCE", "INSERT_DESTINATION", "INSERT_TRANSFORMATION")
 
 # The tables both pipelines load (segment-history's names); `workspace` is GET /.
 BENCH_TABLES = [
@@ -73,21 +74,23 @@ def item_counts(workspace: Any) -> Dict[str, Any]:
     }
 
 
+def _path(endpoint: str) -> str:
+    """The endpoint's path as requests name it (`/warehouses/{id}/connected-sources`)."""
+    return "/" + ENDPOINTS_BY_NAME[endpoint].path
+
+
 def minimal_plan(workspace: Any, page_size: int = PAGE_SIZE) -> Dict[str, Any]:
     """The plan's request count, per endpoint and in total, with the item counts it is based on."""
     counts = item_counts(workspace)
     by_endpoint: Dict[str, int] = {"GET /": 1}
-    for name, path in (("sources", "/sources"), ("destinations", "/destinations"),
-                       ("warehouses", "/warehouses"), ("tracking_plans", "/tracking-plans"),
-                       ("audit_events", "/audit-events")):
-        by_endpoint[path] = pages(counts[name], page_size)
-    by_endpoint["/functions"] = sum(pages(n, page_size) for n in counts["functions"].values())
-    by_endpoint["/labels"] = 1  # not paginated
-    for name, path in (("source_warehouses", "/warehouses/{id}/connected-sources"),
-                       ("tracking_plan_rules", "/tracking-plans/{id}/rules"),
-                       ("tracking_plan_sources", "/tracking-plans/{id}/sources"),
-                       ("function_versions", "/functions/{id}/versions")):
-        by_endpoint[path] = sum(pages(n, page_size) for n in counts[name].values())
+    for name in ("sources", "destinations", "warehouses", "tracking_plans", "audit_events"):
+        by_endpoint[_path(name)] = pages(counts[name], page_size)
+    by_endpoint[_path("functions_source")] = sum(pages(n, page_size) for n in counts["functions"].values())
+    by_endpoint[_path("labels")] = 1  # not paginated
+    for name, endpoint in (("source_warehouses", "source_warehouses"), ("tracking_plan_rules", "tracking_plan_rules"),
+                           ("tracking_plan_sources", "tracking_plan_sources"),
+                           ("function_versions", "function_versions_source")):
+        by_endpoint[_path(endpoint)] = sum(pages(n, page_size) for n in counts[name].values())
     items = {name: (sum(value.values()) if isinstance(value, dict) else value) for name, value in counts.items()}
     return {
         "page_size": page_size,

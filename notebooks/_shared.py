@@ -21,23 +21,13 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import duckdb
 
+from segment_source.endpoints import history_tables
+
 DEFAULT_DUCKDB = "segment_history_demo.duckdb"
 DEFAULT_DATASET = "segment_config"
 
-# Configuration tables: SCD2 history, current rows have `_dlt_valid_to IS NULL`.
-CONFIG_TABLES = (
-    "workspace",
-    "sources",
-    "destinations",
-    "warehouses",
-    "source_warehouses",
-    "tracking_plans",
-    "tracking_plan_rules",
-    "tracking_plan_sources",
-    "functions",
-    "function_versions",
-    "labels",
-)
+# Configuration tables: SCD2 history, current rows have `_dlt_valid_to IS NULL` (from the source's endpoint table).
+CONFIG_TABLES = tuple(history_tables())
 
 
 @dataclass

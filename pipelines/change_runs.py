@@ -1,7 +1,7 @@
 """The runner's side of change-driven runs: when one may run, what it reads, what it retires after.
 
-`planner` decides from the destination (the last complete snapshot, how many change-driven runs
-followed the last full one) and the audit trail since then. After the load, `retire_unseen` retires what
+`plan_run` decides from the destination (the last complete snapshot, how many change-driven runs
+followed the last full one) and the audit trail since then; the runner hands its plan to the source. After the load, `retire_unseen` retires what
 a partial read proves gone: resources read by id that answered 404, the rows pointing at them, and the
 children of every re-read parent that did not come back.
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import dlt
 
-from segment_source.changes import REFERENCES, ChangePlan, fetch_audit_events, plan_from_events
-from segment_source.endpoints import ENDPOINTS_BY_NAME, Endpoint, endpoint_for_table, parent_of
+from segment_source.changes import ChangePlan, fetch_audit_events, plan_from_events
+from segment_source.client import SegmentSession
+from segment_source.endpoints import ENDPOINTS_BY_NAME, Endpoint, dependents, endpoint_for_table
 from segment_source.outcomes import Kind, kind_of_skip
 from segment_source.report import ExtractionReport
 
@@ -27,31 +28,27 @@ DEFAULT_FULL_SNAPSHOT_EVERY = 7
 CHUNK = 500
 
 
-def planner(
-    pipeline: dlt.Pipeline, started: datetime, report: ExtractionReport, full_every: int
-) -> Callable[[Any, str, Dict[str, Any]], Optional[ChangePlan]]:
-    def plan(session: Any, host: str, workspace: Dict[str, Any]) -> Optional[ChangePlan]:
-        with pipeline.sql_client() as sql:
-            since, reason = _change_window(sql, workspace["id"], started, full_every)
-            if since is None:
-                report.full_reason = reason
-                return None
-            try:
-                events = fetch_audit_events(session, host, _iso(since), _iso(started + timedelta(milliseconds=1)))
-            except Exception as exc:  # noqa: BLE001 - no readable trail, no change-driven run
-                report.full_reason = f"the audit trail could not be read ({' '.join(str(exc).split())[:120]})"
-                return None
-            change_plan, reason = plan_from_events(events, since)
-            if change_plan is None:
-                report.full_reason = reason
-                return None
-            if change_plan.labels:
-                labelled = _sources_with_labels(sql, workspace["id"], change_plan.labels)
-                change_plan.ids.setdefault("sources", set()).update(labelled)
-        logger.info("change-driven run: %d audit events since %s", change_plan.events, since)
-        return change_plan
-
-    return plan
+def plan_run(
+    pipeline: dlt.Pipeline, session: SegmentSession, host: str, workspace: Dict[str, Any], started: datetime,
+    full_every: int,
+) -> Tuple[Optional[ChangePlan], Optional[str]]:
+    """(the plan of a change-driven run, None), or (None, why this run reads everything)."""
+    with pipeline.sql_client() as sql:
+        since, reason = _change_window(sql, workspace["id"], started, full_every)
+        if since is None:
+            return None, reason
+        try:
+            events = fetch_audit_events(session, host, _iso(since), _iso(started + timedelta(milliseconds=1)))
+        except Exception as exc:  # noqa: BLE001 - no readable trail, no change-driven run
+            return None, f"the audit trail could not be read ({' '.join(str(exc).split())[:120]})"
+        change_plan, reason = plan_from_events(events, since)
+        if change_plan is None:
+            return None, reason
+        if change_plan.labels:
+            labelled = _sources_with_labels(sql, workspace["id"], change_plan.labels)
+            change_plan.ids.setdefault("sources", set()).update(labelled)
+    logger.info("change-driven run: %d audit events since %s", change_plan.events, since)
+    return change_plan, None
 
 
 def _iso(moment: datetime) -> str:
@@ -111,24 +108,20 @@ def _sources_with_labels(sql: Any, workspace_id: str, labels: Set[str]) -> Set[s
     return found
 
 
-def retire_unseen(sql: Any, plan: ChangePlan, report: ExtractionReport, skipped: Iterable[str],
-                  snapshot: history.Snapshot) -> None:
+def retire_unseen(sql: Any, plan: ChangePlan, report: ExtractionReport, endpoints_read: Sequence[Endpoint],
+                  skipped: Iterable[str], snapshot: history.Snapshot) -> None:
     skipped = set(skipped)
-    requested = {name: set(ids) for name, ids in plan.ids.items()}
-    for name in ENDPOINTS_BY_NAME:
-        if name.startswith("functions_"):
-            requested[name] = set(plan.functions)
-    for endpoint in (ENDPOINTS_BY_NAME[name] for name in report.endpoints_read):
+    for endpoint in endpoints_read:
         table = endpoint.table_name
         if table in skipped:
             continue
-        if endpoint.table_name in plan.whole:
+        if plan.reads_whole(endpoint):
             _retire(sql, table, snapshot, None, None, report.keys(table))
         elif not endpoint.parent:
-            gone = requested.get(endpoint.name, set()) - report.keys(table)
+            gone = plan.ids_of(endpoint) - report.keys(table)
             _retire_with_dependents(sql, table, "id", gone, snapshot, skipped)
         elif "id" in endpoint.parent_fields:
-            parents = _parent_ids(ENDPOINTS_BY_NAME[endpoint.parent], requested, report)
+            parents = _parent_ids(ENDPOINTS_BY_NAME[endpoint.parent], plan, report)
             _retire(sql, table, snapshot, endpoint.parent_fields["id"], parents, report.keys(table))
 
 
@@ -140,24 +133,16 @@ def _retire_with_dependents(sql: Any, table: str, column: str, gone: Set[str], s
     retired = _retire(sql, table, snapshot, column, gone, set())
     if not retired or endpoint_for_table(table).key != ("id",):
         return
-    for dependent, dependent_column in _dependents(table):
+    for dependent, dependent_column in dependents(table):
         if dependent not in skipped:
             _retire_with_dependents(sql, dependent, dependent_column, retired, snapshot, skipped)
 
 
-def _dependents(table: str) -> List[Tuple[str, str]]:
-    """(table, column holding the id) of the rows that go with a deleted row of `table`: the references,
-    then the child tables read through it."""
-    children = [(e.table_name, e.parent_fields["id"]) for e in ENDPOINTS_BY_NAME.values()
-                if "id" in e.parent_fields and getattr(parent_of(e), "table_name", None) == table]
-    return REFERENCES.get(table, []) + list(dict.fromkeys(children))
-
-
-def _parent_ids(parent: Endpoint, requested: Dict[str, Set[str]], report: ExtractionReport) -> Set[str]:
+def _parent_ids(parent: Endpoint, plan: ChangePlan, report: ExtractionReport) -> Set[str]:
     """Whose children were re-read: the ids asked for (a deleted parent's children go too), or for a
     parent that is itself a child, the rows it returned."""
     if not parent.parent:
-        return requested.get(parent.name, set())
+        return plan.ids_of(parent)
     return report.keys(parent.table_name) if parent.key == ("id",) else set()
 
 

@@ -13,7 +13,8 @@ from typing import Any, Callable, Dict, Optional, TypeVar
 
 import dlt
 
-from segment_source import resolve_base_url, settings
+from segment_source import settings
+from segment_source.options import resolve_base_url
 
 from .change_runs import DEFAULT_FULL_SNAPSHOT_EVERY
 from .errors import UsageError

@@ -12,6 +12,7 @@ import threading
 from contextlib import contextmanager
 from typing import IO, Dict, Iterator, Optional, Tuple
 
+from segment_source.client import SegmentSession
 from segment_source.report import ExtractionReport
 
 MODES = ("auto", "bar", "log", "none")
@@ -19,15 +20,14 @@ BAR_INTERVAL_SECONDS = 0.5
 LOG_INTERVAL_SECONDS = 10.0
 
 
-def _totals(report: ExtractionReport) -> str:
-    stats = report.request_stats
+def _totals(report: ExtractionReport, session: Optional[SegmentSession]) -> str:
     tables = dict(report.tables)
     rows = sum(t.rows for t in tables.values())
     line = f"{len(tables)} tables, {rows} rows"
-    if stats is not None:
+    if session is not None:
+        stats = session.stats
         line += f", {stats.requests} requests, {stats.rate_limited} rate-limited, {stats.retries} retried"
-    if report.rate_limit_wait is not None:
-        line += f", waited {report.rate_limit_wait():.1f}s for rate limits"
+        line += f", waited {session.rate_limiter.waited_seconds:.1f}s for rate limits"
     return line
 
 
@@ -42,7 +42,8 @@ def _table_lines(report: ExtractionReport, shown: Dict[str, Tuple[int, int]]) ->
 
 
 @contextmanager
-def show_progress(report: ExtractionReport, mode: str = "auto", stream: Optional[IO[str]] = None) -> Iterator[None]:
+def show_progress(report: ExtractionReport, mode: str = "auto", stream: Optional[IO[str]] = None,
+                  session: Optional[SegmentSession] = None) -> Iterator[None]:
     stream = stream or sys.stderr
     if mode == "auto":
         mode = "bar" if stream.isatty() else "log"
@@ -54,7 +55,7 @@ def show_progress(report: ExtractionReport, mode: str = "auto", stream: Optional
 
     def draw() -> None:
         if mode == "bar":
-            stream.write("\r\x1b[2Kreading the API: " + _totals(report))
+            stream.write("\r\x1b[2Kreading the API: " + _totals(report, session))
         else:
             for line in _table_lines(report, shown):
                 stream.write(line + "\n")
@@ -75,5 +76,5 @@ def show_progress(report: ExtractionReport, mode: str = "auto", stream: Optional
         if mode == "bar":
             stream.write("\n")
         else:
-            stream.write("progress: " + _totals(report) + "\n")
+            stream.write("progress: " + _totals(report, session) + "\n")
         stream.flush()

@@ -1,6 +1,7 @@
 """One snapshot run: extract, drop incomplete tables, load as SCD2, then record changes and the run.
 
     recover what a killed run left (`recovery`)
+      ->  GET / (which workspace), and for `--mode changes` the plan from the audit trail (`change_runs`)
       ->  extract (dlt rest_api, concurrent)  ->  discard tables the report marks incomplete (`package`)
       ->  normalize + load (SCD2 per workspace, audit events merged on id)
       ->  config_changes + snapshots (`run_records`: a second, small load into the same dataset)
@@ -16,19 +17,15 @@ from typing import Any, ContextManager, Dict, List, Optional, Sequence
 
 import dlt
 
-from segment_source import ExtractionReport, segment_source
-from segment_source.config_api import config_api_source
+from segment_source import ExtractionReport, open_session, segment_source, source_settings
+from segment_source.changes import endpoints_to_read
+from segment_source.config_api import config_api_source, open_config_api
 from segment_source.config_api.endpoints import select as config_endpoints
 from segment_source.identity import Identities
 from segment_source.client import SegmentSession
-from segment_source.endpoints import (
-    ENDPOINTS_BY_NAME,
-    WORKSPACE_TABLE,
-    history_tables,
-    select_endpoints,
-    tables as all_tables,
-)
+from segment_source.endpoints import WORKSPACE_TABLE, history_tables, select_endpoints, tables as all_tables
 from segment_source.outcomes import Kind, kind_of_skip
+from segment_source.workspace import fetch_workspace
 
 from . import change_runs, config, history
 from .destination import (  # noqa: F401 - make_pipeline, check_destination, DestinationUnavailable: public here
@@ -157,9 +154,15 @@ def _source_kwargs(options: RunOptions) -> Dict[str, Any]:
     return {name: getattr(options, name) for name in names if getattr(options, name) is not None}
 
 
+def _public_api_session(settings: Any, report: ExtractionReport, session: Optional[SegmentSession]) -> SegmentSession:
+    if session is None:
+        return open_session(settings, report)
+    session.headers["Authorization"] = f"Bearer {settings.access_token}"
+    return session
+
+
 def _config_source_kwargs(options: RunOptions) -> Dict[str, Any]:
-    names = ("access_token", "base_url", "workspace_slug", "resources", "max_concurrency", "requests_per_minute",
-             "keep_write_keys")
+    names = ("access_token", "base_url", "workspace_slug", "max_concurrency", "requests_per_minute")
     return {name: getattr(options, name) for name in names if getattr(options, name) is not None}
 
 
@@ -265,26 +268,31 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     started = datetime.now(timezone.utc)
     report = ExtractionReport()
     mode = history_mode(pipeline)
-    plan_changes = None
-    if options.mode == "changes" and mode == "scd2":
-        every = config.full_snapshot_every(options.full_snapshot_every)
-        plan_changes = change_runs.planner(pipeline, started, report, every)
-    elif options.mode == "changes":
-        report.full_reason = "the destination keeps full snapshots (it cannot merge SCD2 history)"
+    changes_wanted = options.mode == "changes" and mode == "scd2"
+    every = config.full_snapshot_every(options.full_snapshot_every) if changes_wanted else 0
+    settings = source_settings(**_source_kwargs(options))
+    change_plan, full_reason = None, None
     api = options.api or "public"
     identities = Identities(read_bridges(pipeline))
     if api == "config":
+        session, base, workspace = open_config_api(**_config_source_kwargs(options))
         if options.mode == "changes":
-            report.full_reason = "the Config API has no audit trail to plan a change-driven run from"
-        source = config_api_source(**_config_source_kwargs(options), snapshot_time=started, history_mode=mode,
-                                   report=report, identities=identities)
+            full_reason = "the Config API has no audit trail to plan a change-driven run from"
+        source = config_api_source(session, base, workspace, report, resources=options.resources,
+                                   keep_write_keys=bool(options.keep_write_keys), snapshot_time=started,
+                                   history_mode=mode, identities=identities)
     else:
-        source = segment_source(**_source_kwargs(options), snapshot_time=started, history_mode=mode,
-                                report=report, session=session, plan_changes=plan_changes, identities=identities)
-    workspace = report.workspace  # GET / already happened when the source was built
-    change_plan = report.change_plan
+        session = _public_api_session(settings, report, session)
+        workspace = fetch_workspace(session, settings.host, settings.region)
+        if changes_wanted:
+            change_plan, full_reason = change_runs.plan_run(pipeline, session, settings.host, workspace, started,
+                                                            every)
+        elif options.mode == "changes":
+            full_reason = "the destination keeps full snapshots (it cannot merge SCD2 history)"
+        source = segment_source(settings, workspace, session, report, plan=change_plan, snapshot_time=started,
+                                history_mode=mode, identities=identities)
 
-    with show_progress(report, options.progress):
+    with show_progress(report, options.progress, session=session):
         extract_info = pipeline.extract(
             source, workers=config.max_concurrency(options.max_concurrency),
             loader_file_format=loader_file_format(pipeline),
@@ -294,9 +302,10 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     discard_tables(pipeline, extract_info.loads_ids, skipped)
     run_id = extract_info.loads_ids[-1]
 
-    selected_tables = _selected_tables(options.resources, options.groups, api)
+    selected_tables = _selected_tables(settings.resources, settings.groups, api)
     if change_plan is not None:
-        read = {ENDPOINTS_BY_NAME[name].table_name for name in report.endpoints_read}
+        endpoints_read = endpoints_to_read(settings.resources, settings.groups, change_plan)
+        read = {endpoint.table_name for endpoint in endpoints_read}
         selected_tables = [t for t in selected_tables if t in read]
     complete = [t for t in selected_tables if t not in skipped]
     result = RunResult(
@@ -308,9 +317,10 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         table_rows={t: report.rows(t) for t in selected_tables},
         skipped=skipped,
         changes=0,
-        requests={**report.request_stats.as_dict(), "rate_limit_wait_seconds": round(report.rate_limit_wait(), 2)},
+        requests={**session.stats.as_dict(),
+                  "rate_limit_wait_seconds": round(session.rate_limiter.waited_seconds, 2)},
         mode="changes" if change_plan is not None else "full",
-        full_reason=report.full_reason if options.mode == "changes" else None,
+        full_reason=full_reason,
         skipped_kinds={table: outcome.kind.value for table, outcome in skipped_outcomes.items()},
         api=api,
     )
@@ -324,7 +334,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     if change_plan is not None:
         snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode, api)
         with pipeline.sql_client() as sql:
-            change_runs.retire_unseen(sql, change_plan, report, skipped, snapshot)
+            change_runs.retire_unseen(sql, change_plan, report, endpoints_read, skipped, snapshot)
     return _record_run(pipeline, result, complete, report)
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import unquote
 
+from segment_source import endpoints
+
 from . import audit, errors, handlers as h
 from .call import Call
 from .lookups import KIND_NAMES, by_id, source_view
@@ -23,11 +25,11 @@ from .pagination import MAX_PAGE_SIZE, offset_page, page_request
 from .permissions import OWNER
 from .versions import ALL_VERSIONS, ALPHA_ONLY, BETA_ALPHA, BETA_ONLY, STABLE_ALPHA, STABLE_ONLY
 
-FUNCTION_RESOURCE_TYPES = ("DESTINATION", "INSERT_DESTINATION", "INSERT_SOURCE", "INSERT_TRANSFORMATION", "SOURCE")
+# the API's enum, as the source's endpoint table declares it (sorted, as the API's messages list it)
+FUNCTION_RESOURCE_TYPES = tuple(sorted(endpoints.FUNCTION_RESOURCE_TYPES))
 TRACKING_PLAN_TYPES = ("ENGAGE", "LIVE", "PROPERTY_LIBRARY", "RULE_LIBRARY", "TEMPLATE")
 # ListFunctionItemV1 is a subset of FunctionV1: no code, settings or deployedAt (facts §3.7).
-FUNCTION_LIST_FIELDS = ("id", "resourceType", "createdAt", "createdBy", "displayName", "description", "logoUrl",
-                        "catalogId", "workspaceId")
+FUNCTION_LIST_FIELDS = endpoints.FUNCTION_LIST_FIELDS
 AUDIENCES_MAX_PAGE_SIZE = 200  # ListAudiencesPaginationInput
 
 

@@ -91,6 +91,14 @@ def outcome_of(response: requests.Response) -> Outcome:
     return response.segment_outcome  # type: ignore[attr-defined]
 
 
+def parsed_body(response: requests.Response) -> Any:
+    """The JSON body of a 200 answer, parsed once by the session (None if it was not JSON).
+
+    `response.json()` returns this same object, and it is what dlt's paginator and data selector read:
+    a response hook that edits it (the source's `_shape_page`) edits what they see."""
+    return getattr(response, "segment_body", None)
+
+
 def ms_before_next(response: requests.Response) -> Optional[float]:
     """Seconds the 429 body asks us to wait (`errors[].data.msBeforeNext`)."""
     try:
@@ -276,7 +284,8 @@ def _refuse_unless_get(method: Optional[str]) -> None:
 
 
 def _cache_json_body(response: requests.Response) -> bool:
-    """Parses the body once, and makes `response.json()` return that parse (pages can be megabytes).
+    """Parses the body once, keeps it as `parsed_body(response)`, and makes `response.json()` return that
+    same object (pages can be megabytes; dlt calls `.json()` for the paginator and for the data).
 
     orjson parses a 4 MB page of destinations about five times faster than the standard library, and
     parsing was a third of a large snapshot's CPU time (benchmarks/results)."""
@@ -286,5 +295,6 @@ def _cache_json_body(response: requests.Response) -> bool:
         return False
     # the API sends JSON in UTF-8; without a charset, requests would guess by scanning the whole body
     response.encoding = "utf-8"
+    response.segment_body = parsed  # type: ignore[attr-defined]
     response.json = lambda **_: parsed  # type: ignore[method-assign]
     return True

@@ -1,8 +1,10 @@
 """Every resource this source reads, declared as data: one `Endpoint` per API list (or object).
 
 The source turns this table into a dlt REST API (`RESTAPIConfig`) declaration; nothing else in the
-package knows paths, list keys or versions. Rows without an id of their own get a `record_key` built
-from `key` (e.g. a rule is identified by tracking plan, type, event name and version).
+repository knows paths, list keys, versions or audit-trail resource types. An endpoint also says how a
+change-driven run reads it: one item by id (`by_id`), which audit events name it (`audit_types`), and
+which rows go with a resource when it is deleted (`refers_to`). Rows without an id of their own get a
+`record_key` built from `key` (e.g. a rule is identified by tracking plan, type, event name and version).
 
 A child endpoint's path names fields of its parent's rows in braces: `tracking-plans/{id}/rules` is read
 once per tracking plan. Groups switch whole areas on and off; within a group, endpoints that are slow
@@ -17,12 +19,32 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 FUNCTION_RESOURCE_TYPES = ("SOURCE", "DESTINATION", "INSERT_SOURCE", "INSERT_DESTINATION", "INSERT_TRANSFORMATION")
 INSERT_FUNCTION_TYPES = ("INSERT_SOURCE", "INSERT_DESTINATION", "INSERT_TRANSFORMATION")
+# ListFunctionItemV1: what `GET /functions` shows of a function (no code, settings or deployedAt)
+FUNCTION_LIST_FIELDS = ("id", "resourceType", "createdAt", "createdBy", "displayName", "description", "logoUrl",
+                        "catalogId", "workspaceId")
 
 GROUPS = ("core", "iam", "engage", "reverse_etl", "privacy", "catalog", "metrics")
 GROUPS_ON_BY_DEFAULT = ("core", "iam", "engage", "reverse_etl", "privacy")
 WORKSPACE_TABLE = "workspace"
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class ById:
+    """How one item of a top-level list is read on its own: `GET /<path>` answers `data.<object_key>`
+    (404: the item was deleted)."""
+
+    path: str  # "sources/{id}"
+    object_key: str
+    # the fields the list shows of an item, when the list shows less than the item read by id
+    list_fields: Tuple[str, ...] = ()
+    # list parameters that are fields of the item: an item read by id belongs to the list whose parameter
+    # it matches (a function belongs to the list of its `resourceType`)
+    matches_params: Tuple[str, ...] = ()
+
+    def url_path(self, resource_id: str) -> str:
+        return self.path.format(id=resource_id)
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,13 @@ class Endpoint:
     default: bool = True
     history: bool = True  # SCD2 configuration table; False: rows merged on their key (logs, jobs)
     rate_limit_per_minute: Optional[float] = None
+    # change-driven runs: the audit trail's `resourceType`s (lower case, alphanumeric, singular) that name
+    # a row of this table; a top-level endpoint without `by_id` is re-read whole when one is named (labels)
+    audit_types: Tuple[str, ...] = ()
+    by_id: Optional[ById] = None
+    # (table, column of this row naming one of its rows): this row goes when that resource is deleted
+    # (a deleted source takes its destinations with it); rows read through a parent go with it anyway
+    refers_to: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def table_name(self) -> str:
@@ -98,7 +127,9 @@ def _function_endpoints() -> List[Endpoint]:
     for resource_type in FUNCTION_RESOURCE_TYPES:
         suffix = resource_type.lower()
         endpoints.append(Endpoint(f"functions_{suffix}", "functions", "functions", table="functions",
-                                  params={"resourceType": resource_type}))
+                                  params={"resourceType": resource_type}, audit_types=("function",),
+                                  by_id=ById("functions/{id}", "function", FUNCTION_LIST_FIELDS,
+                                             matches_params=("resourceType",))))
         endpoints.append(child(f"function_versions_{suffix}", "functions/{id}/versions", "versions",
                                f"functions_{suffix}", {"id": "function_id"}, table="function_versions",
                                stability="alpha", key=("function_id", "id")))
@@ -106,7 +137,8 @@ def _function_endpoints() -> List[Endpoint]:
             endpoints.append(child(f"insert_function_instances_{suffix}", "insert-function-instances",
                                    "instances", f"functions_{suffix}", {"id": "function_id"},
                                    table="insert_function_instances", params={"functionId": "{id}"},
-                                   stability="alpha", audit_resources=("id", "function_id")))
+                                   stability="alpha", audit_resources=("id", "function_id"),
+                                   refers_to=(("sources", "integration_id"), ("destinations", "integration_id"))))
     return endpoints
 
 
@@ -120,48 +152,59 @@ def _credential_consumers(kind: str, column: str) -> Endpoint:
 
 
 CORE = [
-    Endpoint("sources", "sources", "sources"),
+    Endpoint("sources", "sources", "sources", audit_types=("source",), by_id=ById("sources/{id}", "source")),
     child("source_settings", "sources/{id}/settings", "", "sources", {"id": "source_id"},
           single_object=True, paginated=False, key=("source_id",)),
     child("live_plugins", "sources/{id}/live-plugins/latest", "livePlugin", "sources", {"id": "source_id"},
           single_object=True, paginated=False, stability="alpha", absent_statuses=(404,),
           audit_resources=("id", "source_id"), default=False),
-    Endpoint("destinations", "destinations", "destinations"),
+    Endpoint("destinations", "destinations", "destinations", audit_types=("destination", "integration"),
+             by_id=ById("destinations/{id}", "destination"), refers_to=(("sources", "source_id"),)),
     child("destination_filters", "destination/{id}/filters", "filters", "destinations",
           {"id": "destination_id"}, audit_resources=("id", "destination_id")),
     child("destination_subscriptions", "destinations/{id}/subscriptions", "subscriptions", "destinations",
           {"id": "destination_id"}, stability="alpha", audit_resources=("id", "destination_id")),
-    Endpoint("warehouses", "warehouses", "warehouses"),
+    Endpoint("warehouses", "warehouses", "warehouses", audit_types=("warehouse", "storagedestination"),
+             by_id=ById("warehouses/{id}", "warehouse")),
     # One call per warehouse rather than per source: far fewer parents, the same edges.
     child("source_warehouses", "warehouses/{id}/connected-sources", "sources", "warehouses",
           {"id": "warehouse_id"}, keep={"id": "source_id"}, link_to="sources", key=("source_id", "warehouse_id"),
-          audit_resources=("source_id", "warehouse_id")),
+          audit_resources=("source_id", "warehouse_id"),
+          refers_to=(("sources", "source_id"),)),
     child("warehouse_selective_syncs", "warehouses/{warehouse_id}/connected-sources/{source_id}/selective-syncs",
           "items", "source_warehouses", {"warehouse_id": "warehouse_id", "source_id": "source_id"},
           key=("warehouse_id", "source_id", "collection"), rate_limit_per_minute=2, default=False),
     child("warehouse_sync_schedules", "warehouses/{id}/advanced-sync-schedule", "", "warehouses",
           {"id": "warehouse_id"}, single_object=True, paginated=False, key=("warehouse_id",),
           rate_limit_per_minute=2, default=False),
-    Endpoint("tracking_plans", "tracking-plans", "trackingPlans"),
+    Endpoint("tracking_plans", "tracking-plans", "trackingPlans", audit_types=("trackingplan",),
+             by_id=ById("tracking-plans/{id}", "trackingPlan")),
     child("tracking_plan_rules", "tracking-plans/{id}/rules", "rules", "tracking_plans",
           {"id": "tracking_plan_id"}, key=("tracking_plan_id", "type", "key", "version"),
           rate_limit_per_minute=200),
     child("tracking_plan_sources", "tracking-plans/{id}/sources", "sources", "tracking_plans",
           {"id": "tracking_plan_id"}, keep={"id": "source_id"}, link_to="sources",
           key=("tracking_plan_id", "source_id"),
-          audit_resources=("tracking_plan_id", "source_id")),
-    Endpoint("transformations", "transformations", "transformations", audit_resources=("id", "source_id")),
+          audit_resources=("tracking_plan_id", "source_id"),
+          refers_to=(("sources", "source_id"),)),
+    Endpoint("transformations", "transformations", "transformations", audit_resources=("id", "source_id"),
+             audit_types=("transformation",), by_id=ById("transformations/{id}", "transformation"),
+             refers_to=(("sources", "source_id"),)),
     *_function_endpoints(),
-    Endpoint("labels", "labels", "labels", paginated=False, key=("key", "value"), audit_resources=("record_key",)),
-    Endpoint("credentials", "credentials", "credentials"),
+    # the trail names labels in bulk ("a label changed"): re-reading the unpaginated list is one request
+    Endpoint("labels", "labels", "labels", paginated=False, key=("key", "value"), audit_resources=("record_key",),
+             audit_types=("label",)),
+    Endpoint("credentials", "credentials", "credentials", audit_types=("credential", "warehousecredential"),
+             by_id=ById("credentials/{id}", "credential")),
     _credential_consumers("sources", "source_id"),
     _credential_consumers("warehouses", "warehouse_id"),
     Endpoint("audit_events", "audit-events", "events", history=False),
 ]
 
 IAM = [
-    Endpoint("users", "users", "users", group="iam"),
-    Endpoint("user_groups", "groups", "userGroups", volatile=("memberCount",), group="iam"),
+    Endpoint("users", "users", "users", group="iam", audit_types=("user",), by_id=ById("users/{id}", "user")),
+    Endpoint("user_groups", "groups", "userGroups", volatile=("memberCount",), group="iam",
+             audit_types=("usergroup", "group"), by_id=ById("groups/{id}", "userGroup")),
     child("user_group_members", "groups/{id}/users", "users", "user_groups", {"id": "user_group_id"},
           keep={"id": "user_id", "email": "email"}, link_to="users", key=("user_group_id", "user_id"), group="iam",
           audit_resources=("user_group_id", "user_id")),
@@ -173,7 +216,8 @@ IAM = [
 ]
 
 ENGAGE = [
-    Endpoint("spaces", "spaces", "spaces", stability="alpha", group="engage"),
+    Endpoint("spaces", "spaces", "spaces", stability="alpha", group="engage", audit_types=("space",),
+             by_id=ById("spaces/{id}", "space")),
     child("audiences", "spaces/{id}/audiences", "audiences", "spaces", {"id": "space_id"}, page_size=200,
           rate_limit_per_minute=60, volatile=("size",), audit_resources=("id",), group="engage"),
     child("audience_schedules", "spaces/{space_id}/audiences/{id}/schedules", "audienceSchedules", "audiences",
@@ -201,7 +245,8 @@ ENGAGE = [
 ]
 
 REVERSE_ETL = [
-    Endpoint("reverse_etl_models", "reverse-etl-models", "models", stability="alpha", group="reverse_etl"),
+    Endpoint("reverse_etl_models", "reverse-etl-models", "models", stability="alpha", group="reverse_etl",
+             audit_types=("model", "reverseetlmodel"), by_id=ById("reverse-etl-models/{id}", "reverseEtlModel")),
 ]
 
 PRIVACY = [
@@ -308,3 +353,17 @@ def select_endpoints(names: Optional[Sequence[str]] = None, groups: Optional[Seq
         if endpoint.name in wanted and endpoint.parent:
             wanted.add(endpoint.parent)
     return [e for e in ENDPOINTS if e.name in wanted]
+
+
+def dependents(table: str) -> List[Tuple[str, str]]:
+    """(table, column holding the id) of the rows that go with a deleted row of `table`: the rows that refer
+    to it, then the child tables read through it."""
+    referring = [(e.table_name, column) for e in ENDPOINTS for target, column in e.refers_to if target == table]
+    children = [(e.table_name, e.parent_fields["id"]) for e in ENDPOINTS
+                if "id" in e.parent_fields and getattr(parent_of(e), "table_name", None) == table]
+    return list(dict.fromkeys(referring + children))
+
+
+def named_by_audit_type(audit_type: str) -> Optional[Endpoint]:
+    """The top-level endpoint whose rows the audit trail names with this (normalized) resource type."""
+    return next((e for e in ENDPOINTS if not e.parent and audit_type in e.audit_types), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Dict, Optional, Set
 
 from .outcomes import Outcome
 
@@ -26,12 +26,6 @@ class ExtractionReport:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.tables: Dict[str, TableReport] = {}
-        self.workspace: Dict[str, Any] = {}  # what GET / answered
-        self.request_stats: Optional[Any] = None  # the session's RequestStats
-        self.rate_limit_wait: Optional[Callable[[], float]] = None  # seconds spent waiting for rate limits
-        self.change_plan: Optional[Any] = None  # the ChangePlan of a change-driven run
-        self.endpoints_read: list = []  # names of the endpoints this run reads
-        self.full_reason: Optional[str] = None  # why a requested change-driven run read everything
 
     def _table(self, table: str) -> TableReport:
         return self.tables.setdefault(table, TableReport())

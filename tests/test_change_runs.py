@@ -112,3 +112,27 @@ def test_a_deleted_source_takes_what_hangs_off_it_in_a_change_driven_run(start_e
     run_snapshot(reference)
     for table in tables[:-1]:
         assert current_state(options, table) == current_state(reference, table), table
+
+
+def test_a_changed_function_is_read_once_by_id(start_emulator, options_for, tmp_path):
+    """The five function lists (one per `resourceType`) read in parallel; a changed function is one request
+    however many of them ask for it, and lands in its own type's list."""
+    workspace = generate_workspace(seed=55, scale="small")
+    emulator = start_emulator(workspace)
+    tables = ["functions", "function_versions", "audit_events"]
+    options = options_for(emulator, resources=tables, mode="changes", full_snapshot_every=100)
+    run_snapshot(options)
+    function = workspace.functions[0]
+    workspace.apply("update_function_code", function_id=function["id"])
+
+    emulator.clear_requests()
+    result = run_snapshot(options)
+    assert result.mode == "changes", result.full_reason
+    paths = [request.path for request in emulator.requests]
+    assert paths.count(f"/functions/{function['id']}") == 1, paths
+    assert paths.count(f"/functions/{function['id']}/versions") == 1, paths
+    reference = options_for(emulator, resources=tables, duckdb_path=str(tmp_path / "reference.duckdb"),
+                            pipeline_name="reference")
+    run_snapshot(reference)
+    for table in tables[:-1]:
+        assert current_state(options, table) == current_state(reference, table), table

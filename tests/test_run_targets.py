@@ -157,3 +157,49 @@ def test_a_target_is_recorded_by_where_its_data_lives_never_by_credentials(tmp_p
     make_pipeline(postgres)
     written = [path.read_text(errors="replace") for path in (tmp_path / "p").rglob("*") if path.is_file()]
     assert written and not any("secret-pw" in text for text in written)
+
+
+def workspace_rows(path: Path, table: str) -> Dict[str, set]:
+    """Workspace id -> the ids of its current rows of `table`."""
+    found: Dict[str, set] = {}
+    with duckdb.connect(str(path), read_only=True) as connection:
+        for workspace_id, row_id in connection.execute(
+                f"select workspace_id, id from segment_config.{table} where _dlt_valid_to is null").fetchall():
+            found.setdefault(workspace_id, set()).add(row_id)
+    return found
+
+
+def test_an_interrupted_run_of_one_workspace_is_loaded_as_that_workspace_only(two_workspaces, tmp_path, monkeypatch):
+    """Two workspaces into one destination and dataset: a run of X killed before its load is finished by the
+    next run into that dataset, whichever workspace it reads, and lands as X's rows and X's `snapshots` row;
+    Y's rows are Y's alone, and a later run of X finds nothing changed (as without the kill)."""
+    (x, x_api), (y, y_api) = two_workspaces
+    history, pipelines = tmp_path / "history.duckdb", str(tmp_path / "pipelines")
+
+    def args(api):
+        return ["run", "--base-url", api.base_url, "--duckdb-path", str(history), "--pipelines-dir", pipelines,
+                "--progress", "none"]
+
+    code, _, err = run_interrupted("before-load", args(x_api), {"SEGMENT_ACCESS_TOKEN": "token-x"}, tmp_path)
+    assert code == 130, err
+    assert duckdb_rows(history) == {}, "killed before anything was loaded"
+
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", "token-y")
+    assert cli.main(args(y_api)) == cli.EXIT_OK
+    x_id, y_id = x.workspace["id"], y.workspace["id"]
+    assert workspace_ids(history) == {x_id, y_id}
+    assert workspace_rows(history, "sources") == {x_id: {s["id"] for s in x.sources},
+                                                  y_id: {s["id"] for s in y.sources}}
+    with duckdb.connect(str(history), read_only=True) as connection:
+        recorded = sorted(row[0] for row in connection.execute(
+            "select workspace_id from segment_config.snapshots where status = 'complete'").fetchall())
+    assert recorded == sorted([x_id, y_id]), "the interrupted run is recorded as X's, then Y's run"
+    after_y = duckdb_rows(history)
+
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", "token-x")
+    assert cli.main(args(x_api)) == cli.EXIT_OK
+    with duckdb.connect(str(history), read_only=True) as connection:
+        changes = connection.execute("select count(*) from segment_config.config_changes").fetchone()[0]
+        versions = connection.execute("select count(*) from segment_config.sources").fetchone()[0]
+    assert changes == 0, "X's second run finds X's history complete"
+    assert versions == after_y["sources"], "no source got a second version"

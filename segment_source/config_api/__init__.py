@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import dlt
 from dlt.extract import DltResource
@@ -119,52 +119,59 @@ def _history_hints(resource: DltResource, endpoint_sees: Optional[str], snapshot
                                             "destination_scope": scope})
 
 
-@dlt.source(name="segment", max_table_nesting=0)
-def config_api_source(
-    access_token: Optional[str] = dlt.secrets.value,
+def open_config_api(
+    access_token: Optional[str] = None,
     base_url: Optional[str] = None,
     workspace_slug: Optional[str] = None,
-    resources: Optional[Sequence[str]] = None,
     max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY,
     requests_per_minute: Optional[float] = None,
-    keep_write_keys: bool = False,
     retry_backoff_seconds: float = settings.BACKOFF_BASE_SECONDS,
     connect_timeout_seconds: float = settings.CONNECT_TIMEOUT_SECONDS,
     read_timeout_seconds: float = settings.READ_TIMEOUT_SECONDS,
-    snapshot_time: Optional[datetime] = None,
-    history_mode: str = "scd2",
-    report: Optional[ExtractionReport] = None,
-    identities: Optional[Identities] = None,
-) -> List[DltResource]:
-    """The workspace behind a Config API token, into the Public API's tables.
+) -> Tuple[SegmentSession, str, Dict[str, Any]]:
+    """The session a Config API run reads with, the API's base URL, and the workspace it reads (the run's
+    first request: `GET /workspaces`, or the one named by `workspace_slug`).
 
     Args:
         access_token: Config API token (the same setting as the Public API's).
         base_url: The API base including its version prefix (default `https://platform.segmentapis.com/v1beta`).
         workspace_slug: The workspace to read; without it, the one workspace the token sees.
-        resources: Table names to load (with the parents they need); default all it can read.
         requests_per_minute: Request rate (default the API's 200 a minute; more only for an emulator).
-        identities: Record keys of tracking plans and destinations known to the dataset (`identity.py`).
     """
     access_token = usable_token(access_token or os.environ.get("SEGMENT_ACCESS_TOKEN"))
     if not access_token:
         raise ValueError("No Config API access token: set SEGMENT_ACCESS_TOKEN or sources.segment.access_token.")
     base = (base_url or DEFAULT_BASE_URL).rstrip("/")
-    report = report if report is not None else ExtractionReport()
-    identities = identities if identities is not None else Identities()
-    snapshot_time = snapshot_time or datetime.now(timezone.utc)
     rate = requests_per_minute or REQUESTS_PER_MINUTE  # above 200 only for an emulator
     session = SegmentSession(rate_limiter=RateLimiter(rate, {}), pool_size=max_concurrency,
                              backoff_base=retry_backoff_seconds,
                              timeouts=Timeouts(connect_timeout_seconds, read_timeout_seconds))
     session.headers["Authorization"] = f"Bearer {access_token}"
-    dlt.current.source_schema().remove_type_detection("iso_timestamp")
+    return session, base, fetch_config_workspace(session, base, workspace_slug)
 
-    workspace = fetch_config_workspace(session, base, workspace_slug)
-    report.workspace, report.request_stats = workspace, session.stats
-    report.rate_limit_wait = lambda: session.rate_limiter.waited_seconds
+
+@dlt.source(name="segment", max_table_nesting=0)
+def config_api_source(
+    session: SegmentSession,
+    base: str,
+    workspace: Dict[str, Any],
+    report: ExtractionReport,
+    resources: Optional[Sequence[str]] = None,
+    keep_write_keys: bool = False,
+    snapshot_time: Optional[datetime] = None,
+    history_mode: str = "scd2",
+    identities: Optional[Identities] = None,
+) -> List[DltResource]:
+    """The workspace behind a Config API token (`open_config_api`), into the Public API's tables.
+
+    Args:
+        resources: Table names to load (with the parents they need); default all it can read.
+        identities: Record keys of tracking plans and destinations known to the dataset (`identity.py`).
+    """
+    identities = identities if identities is not None else Identities()
+    snapshot_time = snapshot_time or datetime.now(timezone.utc)
+    dlt.current.source_schema().remove_type_detection("iso_timestamp")
     endpoints = select(list(resources) if resources else None)
-    report.endpoints_read = [endpoint.name for endpoint in endpoints]
     read = ConfigApiRead(session, base, report, workspace)
     sources = list(read.items(ENDPOINTS_BY_NAME["sources"], {}))
     shaper = Shaper({item["name"].rsplit("/", 1)[-1]: item["id"] for item in sources}, identities)
