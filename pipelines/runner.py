@@ -209,7 +209,7 @@ def run_workspaces(options: RunOptions) -> List[WorkspaceRun]:
             run = WorkspaceRun(entry=position, name=entry.get("name"))
             try:
                 _recover(pipeline)  # also what the previous workspace's failure left
-                run.result = _snapshot_run(pipeline, _entry_options(options, entry), None)
+                run.result = _snapshot_run(pipeline, entry_options(options, entry), None)
             except Exception as exc:  # noqa: BLE001 - reported per workspace by the caller
                 if is_interrupt(exc):
                     raise
@@ -224,7 +224,7 @@ def run_snapshots(options: RunOptions) -> List[RunResult]:
     return [run.result_or_raise() for run in run_workspaces(options)]
 
 
-def _entry_options(options: RunOptions, entry: Dict[str, Any]) -> RunOptions:
+def entry_options(options: RunOptions, entry: Dict[str, Any]) -> RunOptions:
     return replace(
         options,
         access_token=entry["access_token"],
