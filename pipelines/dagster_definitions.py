@@ -166,7 +166,7 @@ def snapshot_schedule(name: str, cron: str, mode: str, job: dg.JobDefinition, ke
 
     @dg.schedule(name=name, cron_schedule=cron, job=job, execution_timezone="UTC")
     def requests(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-        moment = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
+        moment = context.scheduled_execution_time.isoformat()
         for key in keys or [None]:
             yield dg.RunRequest(run_key=f"{mode}:{key}:{moment}", partition_key=key, run_config=run_config,
                                 tags={WORKSPACE_TAG: key or "default"})
@@ -178,8 +178,7 @@ def build_definitions(options: Optional[RunOptions] = None) -> dg.Definitions:
     options = options or options_from_environment()
     entries = [] if options.access_token else configured_workspaces()
     assets = snapshot_assets(options, entries)
-    job = dg.define_asset_job("segment_history_snapshot", selection=dg.AssetSelection.assets(assets),
-                              partitions_def=assets.partitions_def)
+    job = dg.define_asset_job("segment_history_snapshot", selection=dg.AssetSelection.assets(assets))
     keys = partition_keys(entries)
     return dg.Definitions(
         assets=[assets],
