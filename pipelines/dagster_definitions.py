@@ -41,7 +41,8 @@ from segment_source.endpoints import WORKSPACE_TABLE, history_tables, parent_of,
 
 from .cli import EXIT_AUTH, EXIT_DESTINATION, EXIT_USAGE, exit_code_for, one_sentence
 from .notify import notify_after_runs
-from .runner import RunOptions, RunResult, configured_workspaces, entry_options, run_snapshot
+from .runner import (RunOptions, RunResult, configured_workspaces, entry_options, run_snapshot, workspace_entry,
+                     workspace_keys)
 
 KEY_PREFIX = "segment_history"
 CHANGE_LOG, SNAPSHOTS = "config_changes", "snapshots"
@@ -61,16 +62,6 @@ def options_from_environment() -> RunOptions:
     options = RunOptions()
     path = os.environ.get("SEGMENT_HISTORY_DUCKDB_PATH")
     return replace(options, duckdb_path=path) if path else options
-
-
-def partition_keys(entries: Sequence[Dict[str, Any]]) -> List[str]:
-    """One key per configured workspace: its `name`, else its position; never its token."""
-    keys = [str(entry.get("name") or f"workspace-{position}") for position, entry in enumerate(entries, start=1)]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise ValueError(f"sources.segment.workspaces: the name {repeated[0]!r} is used twice; give each"
-                         " workspace a name of its own (it names the workspace's Dagster partition).")
-    return keys
 
 
 def asset_key(table: str) -> dg.AssetKey:
@@ -125,12 +116,12 @@ def materializations(result: RunResult, declared: Sequence[dg.AssetKey]) -> Iter
 def workspace_options(options: RunOptions, entries: Sequence[Dict[str, Any]], partition: Optional[str]) -> RunOptions:
     if partition is None:
         return options
-    return entry_options(options, entries[partition_keys(entries).index(partition)])
+    return entry_options(options, workspace_entry(entries, partition))
 
 
 def snapshot_assets(options: RunOptions, entries: Sequence[Dict[str, Any]]) -> dg.AssetsDefinition:
     tables = table_specs(options)
-    partitions = dg.StaticPartitionsDefinition(partition_keys(entries)) if entries else None
+    partitions = dg.StaticPartitionsDefinition(workspace_keys(entries)) if entries else None
 
     @dg.multi_asset(
         name="segment_snapshot",
@@ -179,7 +170,7 @@ def build_definitions(options: Optional[RunOptions] = None) -> dg.Definitions:
     entries = [] if options.access_token else configured_workspaces()
     assets = snapshot_assets(options, entries)
     job = dg.define_asset_job("segment_history_snapshot", selection=dg.AssetSelection.assets(assets))
-    keys = partition_keys(entries)
+    keys = workspace_keys(entries)
     return dg.Definitions(
         assets=[assets],
         jobs=[job],

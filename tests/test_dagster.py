@@ -17,7 +17,7 @@ dg = pytest.importorskip("dagster", reason="the dagster extra is not installed (
 from segment_emulator import generate_workspace  # noqa: E402
 
 from pipelines import dagster_definitions as code_location  # noqa: E402
-from pipelines.runner import RunOptions  # noqa: E402
+from pipelines.runner import RunOptions, workspace_keys  # noqa: E402
 
 from .helpers import current_keys, expected_keys, query, tables  # noqa: E402
 
@@ -137,9 +137,9 @@ def test_schedules_ask_for_a_run_per_workspace_in_their_mode(two_regions, place)
 
 def test_partitions_are_named_by_entry_name_or_position_never_by_token():
     entries = [{"access_token": "secret-1", "name": "agency"}, {"access_token": "secret-2"}]
-    assert code_location.partition_keys(entries) == ["agency", "workspace-2"]
+    assert workspace_keys(entries) == ["agency", "workspace-2"]
     with pytest.raises(ValueError, match="'agency' is used twice"):
-        code_location.partition_keys([entries[0], {"access_token": "secret-3", "name": "agency"}])
+        workspace_keys([entries[0], {"access_token": "secret-3", "name": "agency"}])
 
 
 def test_a_single_token_gives_unpartitioned_assets_and_no_request_at_load(place):
