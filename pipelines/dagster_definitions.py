@@ -54,6 +54,9 @@ NIGHTLY_FULL_CRON, HOURLY_CHANGES_CRON = "0 3 * * *", "30 * * * *"
 NOT_RETRIED = (EXIT_AUTH, EXIT_USAGE, EXIT_DESTINATION)
 
 
+MODES = ("full", "changes")
+
+
 class SnapshotConfig(dg.Config):
     mode: str = "full"  # full | changes: re-read only what the audit trail names since the last snapshot
 
@@ -133,6 +136,8 @@ def snapshot_assets(options: RunOptions, entries: Sequence[Dict[str, Any]]) -> d
         retry_policy=dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL),
     )
     def segment_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig) -> Iterator[Any]:
+        if config.mode not in MODES:
+            raise dg.Failure(description=f"mode must be full or changes, not {config.mode!r}.", allow_retries=False)
         partition = context.partition_key if context.has_partition_key else None
         run_options = replace(workspace_options(options, entries, partition), mode=config.mode)
         try:

@@ -109,6 +109,17 @@ def test_a_refused_token_fails_only_its_own_partition(two_regions, place):
     assert materialize(defs, "eu-prod").success, "the next partition runs as if the failure never happened"
 
 
+def test_an_unknown_mode_fails_the_run_and_changes_nothing(two_regions, place):
+    defs = code_location.build_definitions(place)
+    assert materialize(defs, "us-prod").success
+    before = every_table(place)
+    failed = materialize(defs, "us-prod", mode="fast")
+    assert not failed.success
+    failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.event_specific_data.error.message.strip().endswith("mode must be full or changes, not 'fast'.")
+    assert every_table(place) == before
+
+
 def test_a_partial_snapshot_is_a_warning_and_loads_what_was_complete(two_regions, place):
     (us_workspace, us), _ = two_regions
     defs = code_location.build_definitions(place)
