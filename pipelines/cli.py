@@ -1,10 +1,8 @@
 """The `segment-history` command line: run, demo, changes, as-of, emulator.
 
-Exit codes (also in the README): 0 success (permission gaps are reported, not failures);
-1 unexpected error; 2 invalid usage or configuration; 3 token refused; 4 API unreachable or failing;
-5 destination error; 6 partial snapshot (a table could not be read completely and was not loaded);
-7 another run of the same pipeline is in progress; 130 interrupted. A run of several workspaces exits with
-the worst of theirs (`SEVERITY`).
+Exit codes are decided in `errors.py` (and listed in the README); a run of several workspaces exits
+with the worst of theirs (`SEVERITY`). Every message this prints on stderr, and every log line, has its
+secrets scrubbed (`segment_source.redaction`).
 """
 
 from __future__ import annotations
@@ -15,16 +13,53 @@ import logging
 import os
 import sys
 import time
+import traceback
+from dataclasses import replace
 from typing import Callable, Iterable, List, Optional, Sequence
 
-from . import notify, output, queries
+from segment_source import redaction
+
+from . import config, notify, output, queries
 from .demo import DEMO_DUCKDB, DEMO_TOKEN
 from .diff import register as register_diff
+from .errors import (  # noqa: F401 - the exit codes are part of this module's interface
+    EXIT_API,
+    EXIT_AUTH,
+    EXIT_DESTINATION,
+    EXIT_ERROR,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    exit_code_for,
+    one_sentence,
+)
 from .export.command import register as register_export
-from .runner import RunOptions, RunResult, WorkspaceRun, history_mode, make_pipeline, run_workspaces
+from .reading import open_history
+from .runner import RunOptions, RunResult, WorkspaceRun, run_workspaces
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_API, EXIT_DESTINATION, EXIT_PARTIAL, EXIT_LOCKED = range(8)
+PROG = "segment-history"
 
+
+class ArgumentParser(argparse.ArgumentParser):
+    """A usage error is one line, like every other error of the command line, and exits with 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{PROG}: error: {redaction.scrub(message)} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+class CommandParser(ArgumentParser):
+    """A sub-command's parser: takes `-v` too (`run -v`), without undoing a `-v` given before it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        _add_verbose(self, default=argparse.SUPPRESS)
+
+
+def _add_verbose(parser: argparse.ArgumentParser, default: object = False) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log every step, and print the traceback of an error")
 
 
 def _add_destination_options(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +71,7 @@ def _add_destination_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--region", choices=["us", "eu"], default=None, help="workspace region (default: us)")
+    parser.add_argument("--region", default=None, help="workspace region, us or eu (default: us)")
     parser.add_argument("--base-url", default=None, help="API base URL; overrides --region")
     parser.add_argument("--resources", default=None, help="comma-separated tables to load (see `resources`)")
     parser.add_argument("--groups", default=None, help="comma-separated groups: core,iam,engage,reverse_etl,"
@@ -52,12 +87,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="segment-history",
+    parser = ArgumentParser(
+        prog=PROG,
         description="Snapshot a Segment workspace's configuration and audit trail as queryable history.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
-    commands = parser.add_subparsers(dest="command", required=True)
+    _add_verbose(parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
     run = commands.add_parser("run", help="take one snapshot of the workspace into the destination")
     _add_destination_options(run)
@@ -73,16 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--runs", type=int, default=3, help="snapshots to take (default: %(default)s)")
+    demo.add_argument("--force", action="store_true", help="replace --duckdb-path even if the demo did not make it")
     demo.add_argument("--pipelines-dir", default=None, help=argparse.SUPPRESS)
     demo.set_defaults(handler=command_demo)
 
     changes = commands.add_parser("changes", help="print the change log, newest first")
     _add_destination_options(changes)
     changes.add_argument("--since", default="7d", help="7d, 12h, 30m or an ISO date (default: 7d)")
-    changes.add_argument("--resource-type", default=None, help="e.g. destinations, tracking_plan_rules")
+    changes.add_argument("--resource-type", default=None, help="a history table (destinations, tracking_plan_rules...)")
     changes.add_argument("--actor", default=None, help="actor id or email")
     changes.add_argument("--workspace", default=None, help="workspace id")
-    changes.add_argument("--limit", type=int, default=None)
+    changes.add_argument("--limit", type=int, default=None, help="at most this many changes, the newest")
     changes.add_argument("--output", choices=["table", "csv", "json"], default="table")
     changes.set_defaults(handler=command_changes)
 
@@ -94,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     as_of.add_argument("--output", choices=["table", "csv", "json"], default="table")
     as_of.set_defaults(handler=command_as_of)
 
-    notify.register(commands, _add_destination_options, _run_options)
-    register_export(commands, _add_destination_options, _run_options)
-    register_diff(commands, _add_destination_options, _run_options)
+    notify.register(commands, _add_destination_options, _destination_options)
+    register_export(commands, _add_destination_options, _destination_options)
+    register_diff(commands, _add_destination_options, _destination_options)
 
     emulator = commands.add_parser("emulator", help="serve the Segment API emulator in the foreground")
     emulator.add_argument("--port", type=_port, default=8765, help="0 picks a free port (default: %(default)s)")
@@ -157,21 +193,22 @@ def _names(text: Optional[str]) -> Optional[List[str]]:
     return [name.strip() for name in text.split(",") if name.strip()] if text else None
 
 
+def _destination_options(args: argparse.Namespace) -> RunOptions:
+    """Where the history is (the options every command that reads or writes it shares)."""
+    return RunOptions(destination=args.destination, duckdb_path=args.duckdb_path, dataset_name=args.dataset_name,
+                      pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir)
+
+
 def _run_options(args: argparse.Namespace) -> RunOptions:
-    return RunOptions(
-        region=getattr(args, "region", None),
-        base_url=getattr(args, "base_url", None),
-        resources=_names(getattr(args, "resources", None)),
-        groups=_names(getattr(args, "groups", None)),
-        destination=args.destination,
-        duckdb_path=args.duckdb_path,
-        dataset_name=args.dataset_name,
-        pipeline_name=args.pipeline_name,
-        pipelines_dir=args.pipelines_dir,
-        max_concurrency=getattr(args, "max_concurrency", None),
-        requests_per_minute=getattr(args, "requests_per_minute", None),
-        progress=getattr(args, "progress", "none"),
-        mode=getattr(args, "mode", "full"),
+    """The run's options; settings given as flags or in the configuration are checked before any work."""
+    return replace(
+        _destination_options(args),
+        base_url=args.base_url,
+        resources=_names(args.resources),
+        groups=_names(args.groups),
+        progress=args.progress,
+        mode=args.mode,
+        **config.run_settings(args.region, args.max_concurrency, args.requests_per_minute),
     )
 
 
@@ -269,40 +306,50 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_resources(args: argparse.Namespace) -> int:
-    from segment_source.endpoints import ENDPOINTS, GROUPS_ON_BY_DEFAULT
+    from segment_source.endpoints import ENDPOINTS, GROUPS_ON_BY_DEFAULT, WORKSPACE_TABLE, Endpoint
 
     columns = ["table", "resource", "endpoint", "version", "group", "default", "history", "limit_per_minute"]
+    workspace = Endpoint(WORKSPACE_TABLE, "", "workspace")  # `GET /`, the first request of every run
     rows = [
         (e.table_name, e.name, "GET /" + e.path + (f"?{'&'.join(f'{k}={v}' for k, v in e.params.items())}" if e.params else ""),
          e.stability, e.group, "yes" if e.default and e.group in GROUPS_ON_BY_DEFAULT else "no",
          "scd2" if e.history else "merge", e.rate_limit_per_minute or "")
-        for e in ENDPOINTS
+        for e in [workspace, *ENDPOINTS]
     ]
-    print(output.render(columns, rows, args.output))
+    print(output.render(columns, rows, args.output), end="")
     return EXIT_OK
 
 
 def command_changes(args: argparse.Namespace) -> int:
     since = queries.parse_moment(args.since) if args.since else None
-    with make_pipeline(_run_options(args)).sql_client() as sql:
-        columns, rows = queries.change_log(sql, since, args.resource_type, args.actor, args.workspace, args.limit)
+    if args.limit is not None:
+        config.positive_whole_number(args.limit, "--limit")
+    queries.check_resource_type(args.resource_type)
+    with open_history(_destination_options(args)) as history:
+        queries.check_workspace(history.sql, args.workspace, history.where)
+        columns, rows = queries.change_log(history.sql, since, args.resource_type, args.actor, args.workspace,
+                                           args.limit)
     if not rows and args.output == "table":
         print("No changes recorded in that window.")
         return EXIT_OK
-    print(output.render(columns, rows, args.output))
+    print(output.render(columns, rows, args.output), end="")
     return EXIT_OK
 
 
 def command_as_of(args: argparse.Namespace) -> int:
     moment = queries.parse_moment(args.moment)
-    pipeline = make_pipeline(_run_options(args))
-    mode = history_mode(pipeline)
-    with pipeline.sql_client() as sql:
+    with open_history(_destination_options(args)) as history:
+        queries.check_workspace(history.sql, args.workspace, history.where)
         if args.table:
-            columns, rows = queries.as_of(sql, moment, args.table, args.workspace, mode)
+            columns, rows = queries.as_of(history.sql, moment, args.table, args.workspace, history.mode)
+            json_columns = history.json_columns(args.table)
         else:
-            columns, rows = queries.as_of_counts(sql, moment, args.workspace, mode)
-    print(output.render(columns, rows, args.output))
+            columns, rows = queries.as_of_counts(history.sql, moment, args.workspace, history.mode)
+            json_columns = set()
+    if not rows and args.output == "table":
+        print(f"No {args.table or 'history'} rows were valid at {moment.isoformat()}.")
+        return EXIT_OK
+    print(output.render(columns, rows, args.output, json_columns), end="")
     return EXIT_OK
 
 
@@ -340,80 +387,42 @@ def command_emulator(args: argparse.Namespace) -> int:
 def command_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.duckdb_path, args.scale, args.seed, args.runs, args.pipelines_dir)
-
-
-def exit_code_for(exc: BaseException) -> int:
-    from dlt.common.configuration.exceptions import ConfigurationException
-
-    from segment_source.client import ReadOnlyViolation, SegmentAPIUnavailable
-    from segment_source.workspace import SegmentAuthError, SegmentResponseError
-
-    from .lock import RunInProgress
-    from .runner import DestinationUnavailable
-
-    for cause in _causes(exc):
-        if isinstance(cause, SegmentAuthError):
-            return EXIT_AUTH
-        if isinstance(cause, (SegmentAPIUnavailable, SegmentResponseError)):
-            return EXIT_API
-        if isinstance(cause, DestinationUnavailable):
-            return EXIT_DESTINATION
-        if isinstance(cause, RunInProgress):
-            return EXIT_LOCKED
-        if isinstance(cause, (ValueError, ReadOnlyViolation, ConfigurationException)):
-            return EXIT_USAGE
-    if _is_destination_error(exc):
-        return EXIT_DESTINATION
-    return EXIT_ERROR
-
-
-def _causes(exc: BaseException) -> List[BaseException]:
-    """The exception and what caused it, outermost first (dlt wraps what a source raises)."""
-    seen: List[BaseException] = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)  # type: ignore[assignment]
-    return seen
-
-
-def _is_destination_error(exc: BaseException) -> bool:
-    from dlt.common.destination.exceptions import DestinationException
-    from dlt.destinations.exceptions import DatabaseException
-
-    return any(isinstance(c, (DestinationException, DatabaseException)) for c in _causes(exc))
-
-
-def one_sentence(exc: BaseException) -> str:
-    """The message we wrote ourselves (or the root cause's), on one line, without dlt's wrapping."""
-    from dlt.common.configuration.exceptions import ConfigurationException
-
-    causes = _causes(exc)
-    ours = [c for c in causes if type(c).__module__.startswith(("segment_source", "pipelines"))]
-    config = [c for c in causes if isinstance(c, ConfigurationException)]
-    chosen = (ours or config or causes[-1:])[0]
-    return " ".join(str(chosen).split()) or type(chosen).__name__
+    runs = config.positive_whole_number(args.runs, "--runs")
+    return run_demo(args.duckdb_path, args.scale, args.seed, runs, args.pipelines_dir, args.force)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    redaction.scrub_log_records()
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help, or a usage error already printed in one line
+        return exit.code if isinstance(exit.code, int) else EXIT_OK
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        redaction.register_configured_secrets()
         return handler(args)
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stdout = open(os.devnull, "w")
         return EXIT_OK
     except KeyboardInterrupt:
-        print("segment-history: interrupted; the next run starts cleanly.", file=sys.stderr)
+        print(f"{PROG}: interrupted; the next run starts cleanly.", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the command line turns every failure into one sentence
-        code = exit_code_for(exc)
-        print(f"segment-history: error: {one_sentence(exc)}", file=sys.stderr)
-        if args.verbose or code == EXIT_ERROR:
-            logging.getLogger("segment_history").debug("traceback", exc_info=exc)
-        return code
+        return report_error(exc, args.verbose)
+
+
+def report_error(exc: BaseException, verbose: bool) -> int:
+    """Prints `exc` as one line on stderr (with -v, its traceback after it), secrets scrubbed; returns
+    its exit code."""
+    code = exit_code_for(exc)
+    hint = " (run with -v for the traceback)" if code == EXIT_ERROR and not verbose else ""
+    print(f"{PROG}: error: {one_sentence(exc)}{hint}", file=sys.stderr)
+    if verbose:
+        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        print(redaction.scrub("".join(lines)), file=sys.stderr, end="")
+    return code
 
 
 if __name__ == "__main__":

@@ -13,10 +13,13 @@ import time
 from datetime import timedelta, timezone
 from typing import List, Optional
 
+import duckdb
+
 from segment_emulator import Emulator, generate_workspace
 from segment_source.endpoints import GROUPS_ON_BY_DEFAULT, history_tables
 
 from . import output, queries
+from .errors import UsageError
 from .notify import SegmentSink, notify_after_runs
 from .runner import RunOptions, RunResult, make_pipeline, run_snapshot
 
@@ -27,20 +30,44 @@ MUTATIONS_PER_RUN = 6
 NOTEBOOK_METRICS = ("events_volume", "delivery_metrics")
 
 
-def _fresh_demo_destination(options: RunOptions) -> None:
-    """The emulated workspace is regenerated each time, so the demo history starts over too."""
+def _fresh_demo_destination(options: RunOptions, force: bool) -> None:
+    """The emulated workspace is regenerated each time, so the demo history starts over too; a file the
+    demo did not make is someone's data, and is replaced only when asked to."""
+    path = options.duckdb_path
+    if os.path.isdir(path) or (os.path.exists(path) and not force and not made_by_demo(path)):
+        raise UsageError(
+            f"{path} exists and is not a history made by `segment-history demo`: choose another --duckdb-path,"
+            " or add --force to replace it."
+        )
     for suffix in ("", ".wal"):
-        if os.path.exists(options.duckdb_path + suffix):
-            os.remove(options.duckdb_path + suffix)
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
     make_pipeline(options).drop()
 
 
-def run_demo(duckdb_path: str, scale: str, seed: int, runs: int, pipelines_dir: Optional[str]) -> int:
+def made_by_demo(path: str) -> bool:
+    """A DuckDB file in which the demo's pipeline, and no other, has stored its state."""
+    try:
+        with duckdb.connect(path, read_only=True) as connection:
+            schemas = connection.execute(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = '_dlt_pipeline_state'"
+            ).fetchall()
+            pipelines = {
+                name for (schema,) in schemas for (name,) in connection.execute(
+                    f'SELECT DISTINCT pipeline_name FROM "{schema}"._dlt_pipeline_state').fetchall()
+            }
+    except duckdb.Error:  # not a DuckDB file at all
+        return False
+    return pipelines == {DEMO_PIPELINE}
+
+
+def run_demo(duckdb_path: str, scale: str, seed: int, runs: int, pipelines_dir: Optional[str],
+             force: bool = False) -> int:
     workspace = generate_workspace(seed=seed, scale=scale)
     options = RunOptions(access_token=DEMO_TOKEN, duckdb_path=duckdb_path, pipeline_name=DEMO_PIPELINE,
                          pipelines_dir=pipelines_dir, groups=list(GROUPS_ON_BY_DEFAULT),
                          resources=list(NOTEBOOK_METRICS))
-    _fresh_demo_destination(options)
+    _fresh_demo_destination(options, force)
     with Emulator(workspace, tokens={DEMO_TOKEN: "owner"}) as emulator:
         options.base_url = emulator.base_url
         alerts = SegmentSink(_a_write_key(workspace), emulator.base_url)

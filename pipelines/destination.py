@@ -34,6 +34,8 @@ from dlt.common.configuration.specs.config_section_context import ConfigSectionC
 from dlt.common.destination.reference import Destination
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
+from .errors import DestinationUnavailable, cause_of
+
 TARGETS_SUFFIX = ".targets"
 TARGET_FILE = "target.json"
 
@@ -46,10 +48,6 @@ class Place(Protocol):
     dataset_name: str
     pipeline_name: str
     pipelines_dir: Optional[str]
-
-
-class DestinationUnavailable(RuntimeError):
-    """The destination could not be opened before the run started."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +184,7 @@ def check_destination(pipeline: dlt.Pipeline) -> None:
         with pipeline.sql_client() as sql:
             sql.has_dataset()
     except Exception as exc:  # noqa: BLE001 - every driver raises its own kind
-        reason = " ".join(str(exc).split())[:300]
+        reason = cause_of(exc)
         raise DestinationUnavailable(
             f"Cannot open the {pipeline.destination.destination_name} destination"
             f" (dataset {pipeline.dataset_name}): {reason}"

@@ -54,7 +54,7 @@ def command_diff(args: argparse.Namespace, options: RunOptions) -> int:
     if args.output == "table" and not rows:
         print(f"No differences between {_shown(start)} and {_shown(end)}.")
         return 0
-    print(output.render(COLUMNS, rows, args.output))
+    print(output.render(COLUMNS, rows, args.output), end="")
     if args.output == "table":
         print(summary(rows, start, end))
     return 0

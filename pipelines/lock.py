@@ -13,10 +13,7 @@ from contextlib import contextmanager
 from typing import ContextManager, Iterator
 
 from .destination import Place, target_of
-
-
-class RunInProgress(RuntimeError):
-    """Another run holds the pipeline's lock."""
+from .errors import RunInProgress
 
 
 def _lock_path(pipelines_dir: str, pipeline_name: str) -> str:

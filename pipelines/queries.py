@@ -1,7 +1,8 @@
 """Read-side questions the command line answers: the change log, and the workspace as of a moment.
 
-Each function returns (columns, rows). The SQL is the same a user would write by hand (the README
-shows it), so it works on any SQL destination dlt loads into.
+Each question takes the SQL client of a history opened with `reading.open_history`, which reads the
+destination alone. Each function returns (columns, rows). The SQL is the same a user would write by
+hand (the README shows it), so it works on any SQL destination dlt loads into.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from segment_source.endpoints import history_tables
 
+from .errors import UsageError
 from .history import Snapshot, previous_complete_snapshot, table_exists
 
 Result = Tuple[List[str], List[Sequence[Any]]]
@@ -30,12 +32,31 @@ def parse_moment(text: str, now: Optional[datetime] = None) -> datetime:
     match = RELATIVE.match(text.strip())
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+        try:
+            return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+        except OverflowError:
+            raise UsageError(f"{text!r} reaches back before the year 1: use a shorter span.") from None
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"Cannot read {text!r} as a moment: use e.g. 7d, 12h, 2026-03-01 or 2026-03-01T12:00:00Z.")
+        raise UsageError(
+            f"Cannot read {text!r} as a moment: use e.g. 7d, 12h, 2026-03-01 or 2026-03-01T12:00:00Z."
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def check_resource_type(resource_type: Optional[str]) -> None:
+    if resource_type is not None and resource_type not in history_tables():
+        raise UsageError(
+            f"{resource_type!r} is not a resource type; choose one of: {', '.join(history_tables())}."
+        )
+
+
+def check_workspace(sql: Any, workspace: Optional[str], where: str) -> None:
+    """`workspace` must be one the history at `where` holds."""
+    known = _workspaces(sql, None)
+    if workspace is not None and workspace not in known:
+        raise UsageError(f"No workspace {workspace!r} in the history at {where}; it holds: {', '.join(sorted(known))}.")
 
 
 def change_log(
@@ -74,7 +95,7 @@ def change_log(
 def as_of(sql: Any, moment: datetime, table: str, workspace: Optional[str] = None, mode: str = "scd2") -> Result:
     """The rows of one history table that were valid at `moment`."""
     if table not in history_tables():
-        raise ValueError(f"{table!r} is not a history table; choose one of: {', '.join(history_tables())}.")
+        raise UsageError(f"{table!r} is not a history table; choose one of: {', '.join(history_tables())}.")
     if not table_exists(sql, table):
         return [], []
     query, args = _valid_at(sql, table, moment, workspace, mode)

@@ -16,7 +16,7 @@ from typing import Any, ContextManager, Dict, List, Optional, Sequence
 
 import dlt
 
-from segment_source import ExtractionReport, segment_source, settings
+from segment_source import ExtractionReport, segment_source
 from segment_source.client import SegmentSession
 from segment_source.endpoints import (
     ENDPOINTS_BY_NAME,
@@ -27,7 +27,7 @@ from segment_source.endpoints import (
 )
 from segment_source.outcomes import Kind, kind_of_skip
 
-from . import change_runs, history
+from . import change_runs, config, history
 from .destination import (  # noqa: F401 - make_pipeline, check_destination, DestinationUnavailable: public here
     DestinationUnavailable,
     check_destination,
@@ -273,7 +273,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     mode = history_mode(pipeline)
     plan_changes = None
     if options.mode == "changes" and mode == "scd2":
-        plan_changes = change_runs.planner(pipeline, started, report, _full_every(options))
+        every = config.full_snapshot_every(options.full_snapshot_every)
+        plan_changes = change_runs.planner(pipeline, started, report, every)
     elif options.mode == "changes":
         report.full_reason = "the destination keeps full snapshots (it cannot merge SCD2 history)"
     source = segment_source(**_source_kwargs(options), snapshot_time=started, history_mode=mode, report=report,
@@ -283,7 +284,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
 
     with show_progress(report, options.progress):
         extract_info = pipeline.extract(
-            source, workers=_extract_workers(options), loader_file_format=loader_file_format(pipeline)
+            source, workers=config.max_concurrency(options.max_concurrency),
+            loader_file_format=loader_file_format(pipeline),
         )
     skipped_outcomes = with_dependent_tables(report.skipped_tables())
     skipped = {table: outcome.reason for table, outcome in skipped_outcomes.items()}
@@ -331,31 +333,6 @@ def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], 
     return result
 
 
-def _full_every(options: RunOptions) -> int:
-    value = options.full_snapshot_every or dlt.config.get("sources.segment.full_snapshot_every") or (
-        change_runs.DEFAULT_FULL_SNAPSHOT_EVERY
-    )
-    try:
-        every = int(value)
-    except (TypeError, ValueError):
-        every = 0
-    if every < 1:
-        raise ValueError(f"sources.segment.full_snapshot_every must be a positive whole number, not {value!r}.")
-    return every
-
-
-def _extract_workers(options: RunOptions) -> int:
-    """dlt's extract thread pool runs the parallelized resources; it is sized to the request concurrency."""
-    value = options.max_concurrency or dlt.config.get("sources.segment.max_concurrency") or (
-        settings.DEFAULT_MAX_CONCURRENCY
-    )
-    try:
-        workers = int(value)
-    except (TypeError, ValueError):
-        workers = 0
-    if workers < 1:
-        raise ValueError(f"sources.segment.max_concurrency must be a positive whole number, not {value!r}.")
-    return workers
 
 
 def _selected_tables(resources: Optional[Sequence[str]], groups: Optional[Sequence[str]]) -> List[str]:

@@ -27,6 +27,7 @@ from .changes import ChangePlan, by_id_resource, refetch_for, stays_in_run
 from .endpoints import ENDPOINTS_BY_NAME, PLACEHOLDER, WORKSPACE_TABLE, Endpoint, select_endpoints
 from .outcomes import Kind, Outcome, Timeouts, of_repeated_cursor
 from .rate_limit import RateLimiter
+from .redaction import usable_token
 from .report import ExtractionReport
 from .rows import canonical, explode_function, first_sighting_filter, shape_row_function
 from .workspace import fetch_workspace
@@ -281,7 +282,7 @@ def segment_source(
         plan_changes: Called with the session, host and workspace: a `ChangePlan` makes this a
             change-driven run that reads only what the plan names; None reads everything.
     """
-    access_token = access_token or os.environ.get("SEGMENT_ACCESS_TOKEN")
+    access_token = usable_token(access_token or os.environ.get("SEGMENT_ACCESS_TOKEN"))
     if not access_token:
         raise ValueError(
             "No Segment access token: set SEGMENT_ACCESS_TOKEN or sources.segment.access_token"

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterator, Optional
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from . import settings
+from . import redaction, settings
 from .endpoints import Endpoint
 from .report import ExtractionReport
 
@@ -109,6 +109,7 @@ def shape_row_function(
         else:
             row = {name: value for name, value in item.items() if name not in endpoint.volatile}
             slim_catalog_reference(row)
+            redaction.register(*row.get("writeKeys") or [])
             if "writeKeys" in row and not keep_write_keys:
                 row["writeKeys"] = [fingerprint(key) for key in row["writeKeys"] or []]
         row.update(parents)

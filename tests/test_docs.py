@@ -229,3 +229,44 @@ def test_workflow_is_valid_and_its_commands_are_the_readme_scheduling_recipe():
             if args.handler.__name__ in ("command_run", "command_changes"):
                 # stateless runners: the history must live in a warehouse, not in a file on the runner
                 assert args.destination != "duckdb", command
+
+
+def opt_in_marks(rows: List[tuple]) -> Dict[str, bool]:
+    """{table: marked opt-in} from (group cell, tables cell) pairs; an opt-in group marks all its tables."""
+    marked: Dict[str, bool] = {}
+    for group, tables_cell in rows:
+        for table, mark in re.findall(r"`([a-z0-9_]+)`(\s*\(\*?opt-in)?", tables_cell):
+            marked[table] = bool(mark) or "opt-in" in group
+    return marked
+
+
+def test_the_tables_summaries_mark_exactly_what_a_plain_run_leaves_out():
+    plain_run = {WORKSPACE_TABLE} | {e.table_name for e in select_endpoints()}
+    left_out = set(tables()) - plain_run
+
+    doc = TABLES_DOC.read_text(encoding="utf-8")
+    summary = re.search(r"^## Which tables a run writes\n(.*?)(?=^## )", doc, re.S | re.M).group(1)
+    marked = opt_in_marks(re.findall(r"^\| (`[a-z_]+`[^|]*) \| (.+) \|$", summary, re.M))
+    assert set(marked) == set(tables())
+    assert {t for t, opt_in in marked.items() if opt_in} == left_out
+
+    readme_opt_in, group = set(), ""
+    for line in readme_section("Tables produced").splitlines():
+        heading = re.match(r"^\| \*\*[a-z_ ]+\*\*(.*?)\|", line)
+        row = re.match(r"^\| `([a-z0-9_]+)` \|(.*)", line)
+        if heading:
+            group = heading.group(1)
+        elif row and "opt-in" in group + row.group(2):
+            readme_opt_in.add(row.group(1))
+    assert readme_opt_in == left_out
+
+
+def test_readme_benchmark_commands_do_not_overwrite_committed_results():
+    text = README.read_text(encoding="utf-8")
+    commands = re.findall(r"`(python -m benchmarks\.[^`]+)`", text)
+    assert len(commands) >= 2
+    for command in commands:
+        out_dir = shlex.split(command)[shlex.split(command).index("--out-dir") + 1]
+        assert not (ROOT / out_dir).resolve().is_relative_to(ROOT), command
+    images = re.search(r"`python docs/render_images\.py`([^)]*)", text).group(1)
+    assert "overwriting the committed images" in images

@@ -72,10 +72,8 @@ def test_medium_has_rule_lists_longer_than_one_page_and_small_spans_all_function
     assert all(2 <= len(versions) <= 4 for versions in small.function_versions.values())
 
 
-def test_large_scale_is_quick_and_shares_catalog_entries():
-    started = time.perf_counter()
+def test_large_scale_shares_catalog_entries():
     large = generate_workspace(1, "large")
-    assert time.perf_counter() - started < 5
     counts = large.counts()
     assert (counts["sources"], counts["destinations"], counts["tracking_plans"]) == (2000, 8000, 200)
     assert 38_000 <= counts["rules"] <= 42_000 and counts["functions"] == 200

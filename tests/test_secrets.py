@@ -18,6 +18,9 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, Iterable, List, Set
@@ -183,3 +186,155 @@ def _options(duckdb_path: str):
     from pipelines.runner import RunOptions
 
     return RunOptions(duckdb_path=duckdb_path)
+
+
+# --- tokens as users paste them, and secrets in messages ------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+EMULATOR_TOKEN = "test-token"  # tests/conftest.py's
+
+
+def run_in(directory: Path, *args: str, env: Dict[str, str] = None):
+    """`segment-history ARGS` as a process started in `directory` (where dlt reads `.dlt/secrets.toml`)."""
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith(("SEGMENT_ACCESS_TOKEN", "SOURCES__SEGMENT__"))}
+    environment.update(env or {}, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=str(directory), env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+def write_secrets(directory: Path, text: str) -> Path:
+    (directory / ".dlt").mkdir(parents=True, exist_ok=True)
+    (directory / ".dlt" / "secrets.toml").write_text(text, encoding="utf-8")
+    return directory
+
+
+def place_args(directory: Path) -> List[str]:
+    return ["--duckdb-path", str(directory / "history.duckdb"), "--pipelines-dir", str(directory / "pipelines")]
+
+
+def table_rows(duckdb_path: str) -> Dict[str, int]:
+    with duckdb.connect(duckdb_path, read_only=True) as connection:
+        tables = connection.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        return {f"{s}.{t}": connection.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
+
+
+@pytest.mark.parametrize("pasted", ["test-token\r\n", "\ttest-token\n", "  test-token  "],
+                         ids=["crlf", "tab-and-newline", "spaces"])
+def test_a_token_with_whitespace_around_it_is_trimmed(pasted, start_emulator, tmp_path, capsys, monkeypatch):
+    emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", pasted)
+    code = cli.main(["run", "--base-url", emulator.base_url, *place_args(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_OK, err
+    assert "Authorization" not in err and EMULATOR_TOKEN not in out + err
+    assert {r.status for r in emulator.requests} == {200}, "the API accepted the token, trimmed"
+
+
+def test_tokens_from_secrets_toml_are_trimmed_multi_line_strings_and_workspace_entries(start_emulator, tmp_path):
+    emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
+    other = start_emulator(generate_workspace(seed=10, scale="tiny"), tokens={"other-token": "owner"})
+    single = write_secrets(tmp_path / "single", f'[sources.segment]\naccess_token = """\n{EMULATOR_TOKEN}\n"""\n')
+    several = write_secrets(tmp_path / "several", "".join(
+        f'[[sources.segment.workspaces]]\naccess_token = "{token}\\r\\n"\nbase_url = "{url}"\n\n'
+        for token, url in ((EMULATOR_TOKEN, emulator.base_url), ("other-token", other.base_url))))
+
+    done = run_in(single, "run", "--base-url", emulator.base_url, *place_args(single))
+    assert done.returncode == cli.EXIT_OK, done.stderr
+    done = run_in(several, "run", *place_args(several))
+    assert done.returncode == cli.EXIT_OK, done.stderr
+    loaded = query(_options(str(several / "history.duckdb")), "select count(*) from {ds}.workspace")
+    assert loaded == [(2,)], "both workspaces were read with their trimmed tokens"
+
+
+@pytest.mark.parametrize("token", ["sgp_Qm7xT2vK9p Lr4Wn8Zc3Hy6", "sgp_Qm7xT2vK9p\nLr4Wn8Zc3Hy6",
+                                   "sgp_Qm7xT2vK9p\x1bLr4Wn8Zc3Hy6", "sgp_Qm7xT2vK9pé4Wn8Zc3Hy6"],
+                         ids=["space", "newline", "escape", "non-ascii"])
+def test_a_token_with_whitespace_or_control_characters_inside_is_refused_without_echoing_it(
+    token, start_emulator, tmp_path, capsys, monkeypatch
+):
+    emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", EMULATOR_TOKEN)
+    place = place_args(tmp_path)
+    assert cli.main(["run", "--base-url", emulator.base_url, *place]) == cli.EXIT_OK
+    before = table_rows(place[1])
+    emulator.clear_requests()
+    capsys.readouterr()
+
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", token)
+    code = cli.main(["-v", "run", "--base-url", emulator.base_url, *place])
+
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_USAGE, err
+    assert err.startswith("segment-history: error: The Segment access token contains spaces, line breaks")
+    for part in ("sgp_Qm7xT2vK9p", "Lr4Wn8Zc3Hy6", "4Wn8Zc3Hy6"):
+        assert part not in out + err, "the refused token is not echoed, not even in the -v traceback"
+    assert emulator.requests == [], "refused before any request"
+    assert table_rows(place[1]) == before
+
+
+def test_a_url_password_is_scrubbed_from_errors_and_the_traceback(start_emulator, tmp_path, capsys, monkeypatch):
+    """A proxy's password in --base-url: the API refuses the request, and neither the error line nor the -v
+    traceback shows the password."""
+    emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", EMULATOR_TOKEN)
+    base_url = emulator.base_url.replace("http://", "http://proxy:Zq81ProxyPassword@")
+
+    code = cli.main(["-v", "run", "--base-url", base_url, *place_args(tmp_path)])
+
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_AUTH, err
+    assert "refused the access token" in err and "Traceback" in err
+    assert "Zq81ProxyPassword" not in out + err and "http://proxy:***@127.0.0.1" in err.splitlines()[0]
+
+
+def test_the_secret_settings_of_the_configuration_are_registered(tmp_path):
+    """secrets.toml and the environment: tokens, passwords, connection strings and webhook URLs are masked
+    in any message; the settings beside them (user names, hosts, bucket URLs) are not."""
+    directory = write_secrets(tmp_path, """
+[destination.postgres.credentials]
+username = "loader_user"
+password = "Zq81DatabasePassword"
+host = "warehouse.internal"
+
+[[sources.segment.workspaces]]
+access_token = "sgp_Zq81WorkspaceToken"
+
+[notifications]
+slack_webhook_url = "https://hooks.example/services/T0/B0/Zq81WebhookPath"
+""")
+    names = ["loader_user", "Zq81DatabasePassword", "warehouse.internal", "sgp_Zq81WorkspaceToken",
+             "https://hooks.example/services/T0/B0/Zq81WebhookPath", "postgresql://u:p@h/Zq81Dsn",
+             "file:///data/lake_bucket"]
+    script = ("from segment_source import redaction; redaction.register_configured_secrets();"
+              f" print(redaction.scrub({' | '.join(names)!r}))")
+    environment = {**os.environ, "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://u:p@h/Zq81Dsn",
+                   "DESTINATION__FILESYSTEM__BUCKET_URL": "file:///data/lake_bucket",
+                   "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+    done = subprocess.run([sys.executable, "-c", script], cwd=str(directory), env=environment,
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "loader_user | *** | warehouse.internal | *** | *** | *** | file:///data/lake_bucket")
+
+
+def test_secrets_registered_by_a_run_are_scrubbed_from_every_log_record(start_emulator, tmp_path, caplog, monkeypatch):
+    emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
+    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", EMULATOR_TOKEN + "\n")
+    assert cli.main(["run", "--base-url", emulator.base_url, *place_args(tmp_path)]) == cli.EXIT_OK
+
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("dlt").addHandler(caplog.handler)  # dlt's logger does not propagate to the root
+        try:
+            logging.getLogger("dlt").warning("sent %r", {"Authorization": f"Bearer {EMULATOR_TOKEN}"})
+            try:
+                raise RuntimeError(f"header value 'Bearer {EMULATOR_TOKEN}\\r\\n'")
+            except RuntimeError:
+                logging.getLogger("segment_history").exception("request failed")
+        finally:
+            logging.getLogger("dlt").removeHandler(caplog.handler)
+    assert len(caplog.records) == 2
+    assert EMULATOR_TOKEN not in caplog.text, caplog.text
+    assert "Bearer ***" in caplog.text and "RuntimeError" in caplog.text

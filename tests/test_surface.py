@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 from segment_emulator import generate_workspace
 
 from pipelines import cli
 from pipelines.runner import run_snapshot
-from segment_source.endpoints import ENDPOINTS, GROUPS
+from segment_source.endpoints import ENDPOINTS, GROUPS, WORKSPACE_TABLE, tables
 
 from .helpers import current_keys, expected_keys, expected_surface_keys, parse_time, query, row_count
 
@@ -60,3 +61,11 @@ def test_resources_command_lists_the_surface(capsys):
     listing = capsys.readouterr().out.splitlines()[2:]
     assert len(listing) >= 60
     assert any("GET /destination/{id}/filters" in line for line in listing)
+
+
+def test_resources_command_lists_every_table_the_workspace_one_included(capsys):
+    assert cli.main(["resources", "--output", "json"]) == cli.EXIT_OK
+    listed = json.loads(capsys.readouterr().out)
+    assert {row["table"] for row in listed} == set(tables())
+    (workspace,) = [row for row in listed if row["table"] == WORKSPACE_TABLE]
+    assert workspace["endpoint"] == "GET /" and workspace["default"] == "yes" and workspace["history"] == "scd2"

@@ -15,10 +15,12 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 from urllib.parse import urlsplit
 
 import requests
+
+from segment_source import redaction
 
 from .config import Delivery
 
@@ -98,32 +100,13 @@ def _retry_after(response: requests.Response) -> Optional[float]:
         return None
 
 
-class _HideSecrets(logging.Filter):
-    """urllib3 logs every request's path at DEBUG, and a webhook URL's path is its secret."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.secrets = [secret for secret in secrets if len(secret) > 1]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(secret in message for secret in self.secrets)
-
-
 @contextmanager
 def secrets_kept_out_of_logs(*secret_urls_and_values: Optional[str]) -> Iterator[None]:
-    """While sending, drop urllib3's log lines that would show a URL (or its path or query) or a value."""
-    secrets = []
+    """urllib3 logs every request's path at DEBUG, and a webhook URL's path (or query) is its secret: the
+    URLs, their paths and queries, and the values are registered as secrets, so every log line (and every
+    message of the command line) shows them masked."""
     for value in filter(None, secret_urls_and_values):
         parts = urlsplit(value)
-        secrets += [value, parts.path + (f"?{parts.query}" if parts.query else ""), parts.query]
-        secrets += [parts.path] if parts.path not in ("", "/") else []
-    hide = _HideSecrets(secrets)
-    loggers = [logging.getLogger(name) for name in ("urllib3.connectionpool", "urllib3.util.retry")]
-    for log in loggers:
-        log.addFilter(hide)
-    try:
-        yield
-    finally:
-        for log in loggers:
-            log.removeFilter(hide)
+        paths = [parts.path + (f"?{parts.query}" if parts.query else ""), parts.query]
+        redaction.register(value, *paths, *([parts.path] if parts.path not in ("", "/") else []))
+    yield
