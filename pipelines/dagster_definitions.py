@@ -39,7 +39,7 @@ import dagster as dg
 
 from segment_source.endpoints import WORKSPACE_TABLE, history_tables, parent_of, select_endpoints
 
-from .cli import EXIT_AUTH, EXIT_DESTINATION, EXIT_USAGE, exit_code_for, one_sentence
+from .errors import EXIT_AUTH, EXIT_DESTINATION, EXIT_USAGE, exit_code_for, one_sentence
 from .notify import notify_after_runs
 from .runner import (RunOptions, RunResult, configured_workspaces, entry_options, run_snapshot, workspace_entry,
                      workspace_keys)

@@ -31,7 +31,7 @@ except ImportError:  # Airflow 2
     from airflow.utils.task_group import TaskGroup
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
-from pipelines.cli import EXIT_AUTH, EXIT_DESTINATION, EXIT_USAGE, exit_code_for, one_sentence
+from pipelines.errors import EXIT_AUTH, EXIT_DESTINATION, EXIT_USAGE, exit_code_for, one_sentence
 from pipelines.notify import notify_after_runs
 from pipelines.runner import RunOptions, configured_workspaces, entry_options, run_snapshot, workspace_entry, \
     workspace_keys
