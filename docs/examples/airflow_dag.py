@@ -3,8 +3,8 @@
 Copy this file into your DAGs folder and `.dlt/config.toml` / `.dlt/secrets.toml` (with the
 `[[sources.segment.workspaces]]` list) into `<dags folder>/.dlt/`, or put the secrets into the Airflow
 Variable `dlt_secrets_toml`: dlt reads both, as it reads `.dlt/` for the command line.
-Install segment-history on the workers (`pip install segment-history` from a clone, with Airflow's
-constraints). See docs/orchestration.md for the pool and the folders below.
+Install segment-history on the workers (`pip install -e ".[airflow]"` from a clone, or `.` into the
+environment of an Airflow you already run, with its constraints file). See docs/orchestration.md for the pool and the folders below.
 
 The workspaces' groups sit in dlt's `PipelineTasksGroup` (`dlt.helpers.airflow_helper`), which points
 dlt at the DAGs folder's `.dlt/`. Its `add_run` is not used: it runs `pipeline.run(source)`, which
