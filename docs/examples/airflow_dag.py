@@ -4,7 +4,8 @@ Copy this file into your DAGs folder and `.dlt/config.toml` / `.dlt/secrets.toml
 `[[sources.segment.workspaces]]` list) into `<dags folder>/.dlt/`, or put the secrets into the Airflow
 Variable `dlt_secrets_toml`: dlt reads both, as it reads `.dlt/` for the command line.
 Install segment-history on the workers (`pip install -e ".[airflow]"` from a clone, or `.` into the
-environment of an Airflow you already run, with its constraints file). See docs/orchestration.md for the pool and the folders below.
+environment of an Airflow you already run, with its constraints file). docs/orchestration.md says more
+about the pool and the folders below.
 
 The workspaces' groups sit in dlt's `PipelineTasksGroup` (`dlt.helpers.airflow_helper`), which points
 dlt at the DAGs folder's `.dlt/`. Its `add_run` is not used: it runs `pipeline.run(source)`, which
