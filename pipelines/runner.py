@@ -210,6 +210,26 @@ def configured_workspaces() -> List[Dict[str, Any]]:
     return entries
 
 
+def workspace_keys(entries: Sequence[Dict[str, Any]]) -> List[str]:
+    """How an orchestrator names each configured workspace (a Dagster partition, an Airflow task group):
+    its entry's `name`, else `workspace-<position>`; never its token."""
+    keys = [str(entry.get("name") or f"workspace-{position}") for position, entry in enumerate(entries, start=1)]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"sources.segment.workspaces: the name {repeated[0]!r} is used twice; give each"
+                         " workspace a name of its own.")
+    return keys
+
+
+def workspace_entry(entries: Sequence[Dict[str, Any]], key: str) -> Dict[str, Any]:
+    """The configured workspace an orchestrator names `key` (see `workspace_keys`)."""
+    keys = workspace_keys(entries)
+    if key not in keys:
+        raise ValueError(f"sources.segment.workspaces has no workspace named {key!r} (it has {', '.join(keys)});"
+                         " reload the orchestrator's definitions after changing the list.")
+    return entries[keys.index(key)]
+
+
 def run_workspaces(options: RunOptions) -> List[WorkspaceRun]:
     """A snapshot of every configured workspace into the one dataset (or of the single token's). Each
     configured workspace succeeds or fails on its own: one that fails is reported and the next is tried.
@@ -226,7 +246,7 @@ def run_workspaces(options: RunOptions) -> List[WorkspaceRun]:
             run = WorkspaceRun(entry=position, name=entry.get("name"))
             try:
                 _recover(pipeline)  # also what the previous workspace's failure left
-                run.result = _snapshot_run(pipeline, _entry_options(options, entry), None)
+                run.result = _snapshot_run(pipeline, entry_options(options, entry), None)
             except Exception as exc:  # noqa: BLE001 - reported per workspace by the caller
                 if is_interrupt(exc):
                     raise
@@ -241,7 +261,7 @@ def run_snapshots(options: RunOptions) -> List[RunResult]:
     return [run.result_or_raise() for run in run_workspaces(options)]
 
 
-def _entry_options(options: RunOptions, entry: Dict[str, Any]) -> RunOptions:
+def entry_options(options: RunOptions, entry: Dict[str, Any]) -> RunOptions:
     return replace(
         options,
         access_token=entry["access_token"],
