@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("segment_emulator", "segment_source", "pipelines")
 # segment_source.changes imports the package's paginator late; moving it out of the package is issue 14's
 # segment_source work. Remove this entry when that lands.
