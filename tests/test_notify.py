@@ -17,7 +17,7 @@ from segment_emulator.tracking import PATHS as TRACKING_PATHS
 
 from .helpers import query
 from .notify_setup import Cli, expected_message_id, notify_env, write_key  # noqa: F401 - notify_env: fixture
-from .postgres import free_port, postgres_dsn  # noqa: F401 - postgres_dsn: fixture
+from .postgres import free_port
 
 
 @pytest.fixture
