@@ -91,6 +91,7 @@ def produced_tables(duckdb_path: str, dataset: str) -> Dict[str, Dict[str, str]]
     return tables
 
 
+@pytest.mark.slow
 def test_tables_doc_describes_every_table_and_column_of_a_real_snapshot(
     small_workspace, start_emulator, options_for, monkeypatch
 ):

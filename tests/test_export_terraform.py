@@ -27,6 +27,8 @@ from pipelines.runner import RunOptions, make_pipeline, run_snapshot
 from .terraform_hcl import (SCHEMA, Block, JsonEncoded, Reference, Variable, blocks, evaluate, parse, resources,
                             resources_of, schema_problems)
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "test-token"
 MASK = "\u2022"
 

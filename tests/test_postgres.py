@@ -29,6 +29,8 @@ from segment_source.endpoints import history_tables
 from .history_state import Cycles, assert_same_history, dataset_state, mutate_twins, only_current, twin_workspaces
 from .test_interrupted import DRIVER, REPO, RESOURCES
 
+pytestmark = pytest.mark.slow
+
 IGNORED = {"_dlt_id", "_dlt_load_id", "_dlt_valid_from", "_dlt_valid_to"}
 
 

@@ -85,6 +85,7 @@ def found(needles: Iterable[str], texts: Dict[str, str]) -> List[str]:
                   if needle in text)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep_write_keys", [False, True], ids=["fingerprinted-write-keys", "keep-write-keys"])
 def test_no_secret_in_the_dataset_the_output_or_dlt_files(keep_write_keys, start_emulator, tmp_path, capsys, caplog,
                                                           monkeypatch):
@@ -231,6 +232,7 @@ def test_a_token_with_whitespace_around_it_is_trimmed(pasted, start_emulator, tm
     assert {r.status for r in emulator.requests} == {200}, "the API accepted the token, trimmed"
 
 
+@pytest.mark.slow
 def test_tokens_from_secrets_toml_are_trimmed_multi_line_strings_and_workspace_entries(start_emulator, tmp_path):
     emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
     other = start_emulator(generate_workspace(seed=10, scale="tiny"), tokens={"other-token": "owner"})
