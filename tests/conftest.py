@@ -1,8 +1,10 @@
-"""Shared fixtures: a running emulator per test and a DuckDB destination in the test's tmp dir."""
+"""Shared fixtures: a running emulator per test, a DuckDB destination in the test's tmp dir, and one
+PostgreSQL server for the session. CONTRIBUTING.md lists them, with the markers."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator, List
 
@@ -17,8 +19,19 @@ from segment_emulator import Emulator, Workspace, generate_workspace  # noqa: E4
 from pipelines.runner import RunOptions  # noqa: E402
 
 from .emulator_http import TOKENS as EMULATOR_TEST_TOKENS  # noqa: E402
+# defined here, not imported into each module that uses it: a session fixture imported into several modules is
+# a fixture of each of them, and started once per module
+from .postgres import postgres_dsn  # noqa: E402, F401
 
 TOKEN = "test-token"
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs PostgreSQL is marked `postgres` by the fixture it uses, so `-m "not postgres"` works
+    without anyone remembering to mark it."""
+    for item in items:
+        if "postgres_dsn" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture
@@ -57,6 +70,20 @@ def options_for(tmp_path: Path) -> Callable[..., RunOptions]:
         )
         defaults.update(kwargs)
         return RunOptions(**defaults)
+
+    return make
+
+
+@pytest.fixture
+def on_postgres(postgres_dsn, monkeypatch, options_for):
+    """RunOptions for a fresh dataset on the session's PostgreSQL server (dlt reads the credentials from the
+    environment)."""
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
+
+    def make(emulator, **kwargs):
+        # a dataset per test on the shared server; PostgreSQL reserves names starting with pg_
+        kwargs.setdefault("dataset_name", f"segment_config_{uuid.uuid4().hex[:8]}")
+        return options_for(emulator, destination="postgres", pipeline_name="pg_history", **kwargs)
 
     return make
 

@@ -232,6 +232,7 @@ def test_demo_refuses_a_file_it_did_not_make(loaded_once, capsys, tmp_path):
     assert dataset_fingerprint(options) == before
 
 
+@pytest.mark.slow
 def test_demo_replaces_its_own_file_and_with_force_any_file(tmp_path, capsys):
     demo_file = tmp_path / "demo.duckdb"
     assert demo(demo_file) == cli.EXIT_OK

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 RUN_FIELDS = ("requests", "pages", "rate_limited_429", "wall_s", "process_wall_s", "cpu_s", "peak_rss_mb",

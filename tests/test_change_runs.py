@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from dataclasses import replace
 
@@ -29,6 +31,7 @@ def current_state(options, table):
     return sorted(json.dumps(dict(zip(columns, row)), default=str, sort_keys=True) for row in rows)
 
 
+@pytest.mark.slow
 def test_change_driven_runs_end_where_full_snapshots_do(start_emulator, options_for, tmp_path):
     workspace = generate_workspace(seed=51, scale="small")
     emulator = start_emulator(workspace)
@@ -51,6 +54,7 @@ def test_change_driven_runs_end_where_full_snapshots_do(start_emulator, options_
         assert current_state(changes, table) == current_state(reference, table), table
 
 
+@pytest.mark.slow
 def test_every_nth_run_is_full(start_emulator, options_for):
     workspace = generate_workspace(seed=52, scale="tiny")
     options = options_for(start_emulator(workspace), resources=CORE, mode="changes", full_snapshot_every=3)
@@ -58,6 +62,7 @@ def test_every_nth_run_is_full(start_emulator, options_for):
     assert modes == ["full", "changes", "changes", "full", "changes"]
 
 
+@pytest.mark.slow
 def test_permission_gaps_do_not_stop_change_driven_runs_but_passing_failures_do(start_emulator, options_for):
     """A token that may read the audit trail but not IAM makes every run partial: runs change-driven all the
     same. A table lost to a 5xx may have missed changes: the audit trail is read from an earlier run."""

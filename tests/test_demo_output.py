@@ -20,6 +20,8 @@ import pytest
 from pipelines.demo import run_demo
 from segment_source.endpoints import history_tables
 
+pytestmark = pytest.mark.slow
+
 DATASET = "segment_config"
 SNAPSHOT_LINE = re.compile(
     r"^Snapshot (\d+)/(\d+), (baseline|(\d+) changes): configuration (\d+) rows in (\d+) tables;")

@@ -33,6 +33,8 @@ from .conftest import TOKEN
 from .helpers import query, tables
 from .test_history import column_path
 
+pytestmark = pytest.mark.slow
+
 CHANGE_KEY = ["resource_type", "resource_id", "change_kind", "field_path"]
 
 

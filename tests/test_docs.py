@@ -1,7 +1,8 @@
 """The documentation matches what the pipeline does: every table and column a real snapshot of every group
 and opt-in resource produces is in docs/tables.md with its type, the example queries there run, each
-table's group, storage, key and endpoint there are the ones endpoints.py declares, the README lists every
-table, and the scheduling recipe's commands are the README's and parse."""
+table's group, storage, key and endpoint there are the ones endpoints.py declares; every `segment-history`
+command the README and the docs show parses, links between them resolve, the example workflow's commands are
+docs/deploy.md's, and the README stays a short user's guide."""
 
 from __future__ import annotations
 
@@ -19,13 +20,23 @@ import yaml
 from pipelines.cli import build_parser
 from pipelines.runner import run_snapshot
 from segment_source import rate_limit
+from segment_source.settings import MAX_PAGE_SIZE
 from segment_source.endpoints import ENDPOINTS, GROUPS, WORKSPACE_TABLE, Endpoint, select_endpoints, tables
 from segment_source.identity import BRIDGE_TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES_DOC = ROOT / "docs" / "tables.md"
-WORKFLOW = ROOT / ".github" / "workflows" / "segment-history.yml"
+WORKFLOW = ROOT / "docs" / "examples" / "segment-history.yml"
 README = ROOT / "README.md"
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+ARCHITECTURE_DOC = ROOT / "docs" / "architecture.md"
+CONTRIBUTING = ROOT / "CONTRIBUTING.md"
+# every Markdown page a user or contributor reads; links between them must resolve
+PAGES = [README, CONTRIBUTING, ROOT / "BENCHMARKS.md", ROOT / "benchmarks" / "README.md",
+         *sorted((ROOT / "docs").glob("*.md"))]
+README_MAX_CHARS = 12_000
+QUICKSTART = ['python -m pip install -e . && segment-history demo',
+              'python -m pip install -e ".[test]" && python -m pytest -q']
 DLT_INTERNAL_TABLES = {"_dlt_loads", "_dlt_pipeline_state", "_dlt_version"}
 # the doc writes DuckDB's long type names short
 TYPE_ALIASES = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
@@ -81,6 +92,7 @@ def produced_tables(duckdb_path: str, dataset: str) -> Dict[str, Dict[str, str]]
     return tables
 
 
+@pytest.mark.slow
 def test_tables_doc_describes_every_table_and_column_of_a_real_snapshot(
     small_workspace, start_emulator, options_for, monkeypatch
 ):
@@ -173,21 +185,21 @@ def test_tables_doc_states_each_tables_group_storage_key_and_endpoint_as_declare
             assert f"({ACCEPT_VERSIONS[endpoint.stability]})" in line, f"{table}: {endpoint.stability}"
 
 
-def test_readme_lists_every_table_and_points_to_the_tables_doc():
-    section = readme_section("Tables produced")
-    listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.M))
-    assert sorted({WORKSPACE_TABLE, *tables(), *RUN_TABLES} - listed) == [], "tables missing from the README"
-    assert sorted(listed - {*tables(), *RUN_TABLES}) == [], "the README lists tables no run makes"
-    assert "docs/tables.md" in section
+def test_the_readme_links_the_tables_doc_instead_of_repeating_its_list():
+    text = README.read_text(encoding="utf-8")
+    assert "(docs/tables.md)" in text
+    listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", text, re.M)) & {*tables(), *RUN_TABLES}
+    assert listed == set(), "the README repeats docs/tables.md's table list"
 
 
 # --- scheduling ---------------------------------------------------------------------------------------------------
 
 
-def readme_section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
+def doc_section(page: Path, title: str) -> str:
+    """The text under `## title` in `page`, up to the next `## ` heading."""
+    text = page.read_text(encoding="utf-8")
     match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
-    assert match, f"README has no '## {title}' section"
+    assert match, f"{page.name} has no '## {title}' section"
     return match.group(1)
 
 
@@ -203,7 +215,12 @@ def run_commands(workflow: dict) -> List[str]:
     return commands
 
 
-def test_workflow_is_valid_and_its_commands_are_the_readme_scheduling_recipe():
+def test_the_example_workflow_is_not_where_github_would_run_it():
+    assert not (ROOT / ".github" / "workflows").exists(), "GitHub would run it nightly, without the secret"
+    assert "(examples/segment-history.yml)" in doc_section(DEPLOY_DOC, "Scheduling")
+
+
+def test_workflow_is_valid_and_its_commands_are_the_deploy_docs_scheduling_recipe():
     workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as true
     assert "workflow_dispatch" in triggers
@@ -216,10 +233,10 @@ def test_workflow_is_valid_and_its_commands_are_the_readme_scheduling_recipe():
     assert str(setup_python["with"]["python-version"]) == "3.11"
 
     commands = run_commands(workflow)
-    scheduling = readme_section("Scheduling")
+    scheduling = doc_section(DEPLOY_DOC, "Scheduling")
     assert commands, "the workflow runs nothing"
     for command in commands:
-        assert command in scheduling, f"workflow command not in README's Scheduling section: {command}"
+        assert command in scheduling, f"workflow command not in docs/deploy.md's Scheduling section: {command}"
 
     snapshots = [c for c in commands if c.startswith("segment-history run")]
     assert snapshots, "the workflow takes no snapshot"
@@ -251,23 +268,128 @@ def test_the_tables_summaries_mark_exactly_what_a_plain_run_leaves_out():
     assert set(marked) == set(tables())
     assert {t for t, opt_in in marked.items() if opt_in} == left_out
 
-    readme_opt_in, group = set(), ""
-    for line in readme_section("Tables produced").splitlines():
-        heading = re.match(r"^\| \*\*[a-z_ ]+\*\*(.*?)\|", line)
-        row = re.match(r"^\| `([a-z0-9_]+)` \|(.*)", line)
-        if heading:
-            group = heading.group(1)
-        elif row and "opt-in" in group + row.group(2):
-            readme_opt_in.add(row.group(1))
-    assert readme_opt_in == left_out
 
 
-def test_readme_benchmark_commands_do_not_overwrite_committed_results():
-    text = README.read_text(encoding="utf-8")
-    commands = re.findall(r"`(python -m benchmarks\.[^`]+)`", text)
+def test_contributing_benchmark_commands_do_not_overwrite_committed_results():
+    text = CONTRIBUTING.read_text(encoding="utf-8")
+    commands = re.findall(r"^(python -m benchmarks\.\S+ .*)$", text, re.M)
     assert len(commands) >= 2
     for command in commands:
         out_dir = shlex.split(command)[shlex.split(command).index("--out-dir") + 1]
         assert not (ROOT / out_dir).resolve().is_relative_to(ROOT), command
-    images = re.search(r"`python docs/render_images\.py`([^)]*)", text).group(1)
+    images = doc_section(CONTRIBUTING, "Docs").split("`python docs/render_images.py`", 1)[1]
     assert "overwriting the committed images" in images
+
+
+# --- the README and the pages it links -----------------------------------------------------------------------------
+
+
+def test_the_readme_is_a_short_users_guide_with_the_two_command_quickstart():
+    text = README.read_text(encoding="utf-8")
+    assert len(text) <= README_MAX_CHARS, f"README.md has {len(text)} characters: move details to docs/"
+    quickstart = doc_section(README, "Quickstart")
+    first_block = re.search(r"```bash\n(.*?)```", quickstart, re.S).group(1)
+    commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
+    assert commands == QUICKSTART
+
+
+FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.S | re.M)
+INLINE_CODE = re.compile(r"`([^`\n]+)`")
+SYNOPSIS = re.compile(r"\[|…|\.\.\.|\b[A-Z]{2,}\b(?!=)")  # `diff FROM [TO]`, `--ids ID,...`: a shape, not a command
+
+
+def shell_commands(text: str) -> List[str]:
+    """`segment-history ...` commands of the shell blocks and inline code of a page, as the shell reads them:
+    continued lines joined; comments, `VAR=value` prefixes and what follows `&&`, `|` or a redirection left
+    out."""
+    found = []
+    shell = [m["body"] for m in FENCE.finditer(text) if m["lang"] in ("bash", "sh", "")]
+    prose = FENCE.sub("", text)
+    lines = [line for body in shell for line in body.replace("\\\n", " ").splitlines()]
+    # inline code that names a command (`segment-history export terraform`) rather than runs one has no option
+    candidates = lines + [code for code in INLINE_CODE.findall(prose) if " -" in code]
+    for line in candidates:
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue  # not a shell line (a table cell's `a\|b`)
+        while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
+            words.pop(0)
+        if not words or words[0] != "segment-history":
+            continue
+        for position, word in enumerate(words):
+            if word in ("&&", "||", "|", ";") or word[:1] in (">", "<") or word[:2] == "2>":
+                words = words[:position]
+                break
+        found.append(shlex.join(words))
+    return found
+
+
+def test_every_segment_history_command_in_the_readme_and_the_docs_parses():
+    parser = build_parser()
+    checked = 0
+    for page in PAGES:
+        for command in shell_commands(page.read_text(encoding="utf-8")):
+            if SYNOPSIS.search(command) or command == "segment-history":
+                continue
+            try:
+                parser.parse_args(shlex.split(command)[1:])
+            except SystemExit:
+                pytest.fail(f"{page.relative_to(ROOT)}: `{command}` is not a valid command line")
+            checked += 1
+    assert checked >= 20
+
+
+LINK = re.compile(r"!?\[[^\]]*\]\((?P<target>[^)\s]+)\)")
+
+
+def anchors(page: Path) -> set:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    headings = re.findall(r"^#+ (.+)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_links_between_the_readme_and_the_docs_resolve():
+    broken = []
+    for page in PAGES:
+        for link in LINK.finditer(FENCE.sub("", page.read_text(encoding="utf-8"))):
+            target = link["target"]
+            if re.match(r"^[a-z]+:", target):
+                continue  # a web address
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert broken == []
+
+
+def test_the_readme_links_every_docs_page():
+    text = README.read_text(encoding="utf-8")
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"(docs/{page.name})" in text, f"the README does not link docs/{page.name}"
+    assert "(CONTRIBUTING.md)" in text
+
+
+def test_every_module_the_architecture_page_names_exists():
+    text = ARCHITECTURE_DOC.read_text(encoding="utf-8")
+    named = set(re.findall(r"\b((?:segment_source|segment_emulator|pipelines|tests|benchmarks|notebooks)/[\w/]*\.py)",
+                           text))
+    assert len(named) >= 20
+    assert sorted(path for path in named if not (ROOT / path).exists()) == []
+    bare = set(re.findall(r"`(\w+\.py)`", text)) - {Path(path).name for path in named}
+    modules = {path.name for package in ("segment_source", "pipelines") for path in (ROOT / package).rglob("*.py")}
+    assert sorted(bare - modules) == [], "modules named without their package that exist in none"
+
+
+def test_the_docs_name_every_page_size_below_the_apis_maximum():
+    """Every list is read with the largest page its endpoint allows; the docs say which allow fewer."""
+    smaller = {e.table_name.replace("_", " "): e.page_size for e in ENDPOINTS if e.page_size < MAX_PAGE_SIZE}
+    assert smaller, "no endpoint with a smaller page: drop the exceptions from the docs"
+    for page in (ROOT / "docs" / "configuration.md", ROOT / "docs" / "operations.md"):
+        text = " ".join(page.read_text(encoding="utf-8").split())
+        assert f"pagination.count={MAX_PAGE_SIZE}" in text, page.name
+        for table, size in smaller.items():
+            assert re.search(rf"{table} {size}\b", text), f"{page.name} does not say {table} are read {size} a page"

@@ -27,6 +27,8 @@ from pipelines.runner import RunOptions, make_pipeline, run_snapshot
 from .terraform_hcl import (SCHEMA, Block, JsonEncoded, Reference, Variable, blocks, evaluate, parse, resources,
                             resources_of, schema_problems)
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "test-token"
 MASK = "\u2022"
 
@@ -244,7 +246,7 @@ def test_the_hcl_rebuilds_every_row_of_that_moment_field_by_field(history, expor
         assert all(counts.values())
 
 
-# --- the story of the README: one deleted destination, exported from before --------------------------------------
+# --- the story of docs/restore.md: one deleted destination, exported from before --------------------------------------
 
 
 def test_ids_export_one_deleted_destination_and_what_hangs_off_it(history, tmp_path):
@@ -368,11 +370,11 @@ def test_a_plan_over_the_providers_rule_limit_is_exported_whole_with_a_warning(t
     assert f"warning: {exported.address}: rules has 2,001 items; the provider accepts at most 2,000" in err
 
 
-def test_the_readmes_restore_commands_parse():
+def test_the_restore_walkthroughs_commands_parse():
     from pipelines.cli import build_parser
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme[readme.index("## Restore"):readme.index("## Destinations")]
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "restore.md").read_text()
+    section = doc[doc.index("## A restore, step by step"):doc.index("## Files")]
     commands = [line.split("#")[0].split() for line in section.splitlines()
                 if line.startswith("segment-history ")]
     assert any(c[1:3] == ["export", "terraform"] for c in commands)

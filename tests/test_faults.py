@@ -15,6 +15,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from segment_emulator.server import Reply
 
 from pipelines.runner import run_snapshot
@@ -22,6 +24,8 @@ from pipelines.runner import run_snapshot
 from .helpers import current_keys
 from .history_state import (Cycles, assert_same_history, dataset_state, differences, mutate_twins, only_current,
                             row_total, twin_workspaces)
+
+pytestmark = pytest.mark.slow
 
 FAULT_RATE = 0.05
 RATE_LIMIT_RPS = 50  # requests per second per token; unpaced, a run would send hundreds per second

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from segment_emulator import generate_workspace
 
 from pipelines import queries
 from pipelines.runner import history_mode, make_pipeline, run_snapshot
 from segment_source.endpoints import history_tables
+
+pytestmark = pytest.mark.slow
 
 IGNORED = {"_dlt_id", "_dlt_load_id", "_dlt_valid_from", "_dlt_valid_to", "snapshot_at"}
 

@@ -113,6 +113,7 @@ SINGLE_ROW_MUTATIONS = [
 ]
 
 
+@pytest.mark.slow
 def test_each_mutation_appears_exactly_once_with_fields_values_and_actor(start_emulator, options_for):
     workspace = generate_workspace(seed=21, scale="small")
     emulator = start_emulator(workspace)
@@ -150,6 +151,7 @@ def with_cascades(mutations):
         yield from mutation.cascade
 
 
+@pytest.mark.slow
 def test_run_mutate_cycles_record_history_and_as_of(start_emulator, options_for):
     workspace = generate_workspace(seed=23, scale="small")
     options = options_for(start_emulator(workspace))
@@ -184,6 +186,7 @@ def test_run_mutate_cycles_record_history_and_as_of(start_emulator, options_for)
                 assert record_keys == keys[table], (table, result.started_at)
 
 
+@pytest.mark.slow
 def test_scd2_rows_grow_by_modified_and_added_only(start_emulator, options_for):
     workspace = generate_workspace(seed=24, scale="small")
     options = options_for(start_emulator(workspace))
@@ -225,6 +228,7 @@ def test_audit_events_never_duplicate_and_resume_from_the_destination(start_emul
     assert newest - overlap - timedelta(seconds=1) <= resumed_at <= newest, "resumed from the destination's state"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [31])
 def test_medium_workspace_history(seed, start_emulator, options_for):
     workspace = generate_workspace(seed=seed, scale="medium")

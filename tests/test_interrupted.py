@@ -52,6 +52,8 @@ from .conftest import TOKEN
 from .helpers import query
 from .history_state import Cycles, assert_same_history, dataset_state, mutate_twins, twin_workspaces
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 # the configuration tables the README documents, and the audit trail: what a kill can break is the same
 # for every table, and fewer tables keep each run short

@@ -17,6 +17,8 @@ from typing import Any, Dict, List
 import duckdb
 import pytest
 
+pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
+
 pytest.importorskip("marimo", reason="the notebooks need the 'notebooks' extra: pip install -e '.[notebooks]'")
 pytest.importorskip("altair", reason="the notebooks need the 'notebooks' extra: pip install -e '.[notebooks]'")
 

@@ -17,7 +17,7 @@ from segment_emulator.tracking import PATHS as TRACKING_PATHS
 
 from .helpers import query
 from .notify_setup import Cli, expected_message_id, notify_env, write_key  # noqa: F401 - notify_env: fixture
-from .postgres import free_port, postgres_dsn  # noqa: F401 - postgres_dsn: fixture
+from .postgres import free_port
 
 
 @pytest.fixture
@@ -70,6 +70,7 @@ def test_one_event_per_change_with_stable_message_ids_and_nothing_twice(tiny, no
     assert len(emulator.requests) - len(public_api) == 1, "one batch request for the whole run"
 
 
+@pytest.mark.slow
 def test_a_sink_outage_leaves_the_run_green_and_the_next_run_or_notify_delivers_exactly_the_pending(
         tiny, notify_env):
     workspace, emulator, app = tiny
@@ -156,6 +157,7 @@ def test_filters_select_what_they_say(start_emulator, options_for, capsys, notif
     assert (event["properties"]["resource_id"], event["properties"]["field_path"]) == (wanted.resource_id, "enabled")
 
 
+@pytest.mark.slow
 def test_labels_are_the_resources_labels_when_the_change_was_observed(tiny, notify_env):
     workspace, emulator, app = tiny
     source = next(s for s in workspace.sources if any(l["value"] == "prod" for l in s["labels"]))
@@ -174,6 +176,7 @@ def test_labels_are_the_resources_labels_when_the_change_was_observed(tiny, noti
         "no longer labelled prod when its destination changed")
 
 
+@pytest.mark.slow
 def test_notify_works_on_a_machine_that_holds_only_the_destination(tiny, notify_env, tmp_path):
     workspace, emulator, app = tiny
     notify_env("segment", write_key=write_key(workspace), endpoint=f"http://127.0.0.1:{free_port()}")
@@ -206,6 +209,7 @@ def test_a_bad_filter_setting_is_one_line_and_never_fails_the_snapshot(tiny, not
     assert app.notify() == cli.EXIT_USAGE
 
 
+@pytest.mark.slow
 def test_the_demo_says_how_many_alerts_the_emulated_tracking_api_received(tmp_path, capsys):
     path = tmp_path / "demo.duckdb"
     assert run_demo(str(path), "tiny", 7, 2, str(tmp_path / "pipelines")) == 0
@@ -217,6 +221,7 @@ def test_the_demo_says_how_many_alerts_the_emulated_tracking_api_received(tmp_pa
         "the commands to try come last, so they can be copied"
 
 
+@pytest.mark.slow
 def test_exactly_once_on_postgres(start_emulator, options_for, capsys, notify_env, postgres_dsn, monkeypatch):
     """The same queue, deliver, record cycle with the `notifications` table in PostgreSQL."""
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)

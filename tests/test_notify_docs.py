@@ -1,5 +1,5 @@
 """The alerts documentation matches the product: docs/alerts.md describes every column of the real
-`notifications` table with its type and its queries run, and the README's worked examples configure the
+`notifications` table with its type and its queries run, and its worked examples configure the
 sinks they say (read through dlt's own .dlt/ files and environment variables)."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -20,7 +19,7 @@ from pipelines import cli
 from pipelines.notify import configured_sinks
 
 from .notify_setup import Cli, notify_env, write_key  # noqa: F401 - notify_env: fixture
-from .test_docs import README, ROOT, documented_tables, example_queries, produced_tables, readme_section
+from .test_docs import ROOT, doc_section, documented_tables, example_queries, produced_tables
 
 ALERTS_DOC = ROOT / "docs" / "alerts.md"
 
@@ -50,7 +49,7 @@ def test_the_notifications_table_is_documented_column_by_column_and_its_queries_
 
 
 def toml_files(section: str) -> dict:
-    """The README's TOML snippets, by the file their `# .dlt/<file>` comment names."""
+    """A section's TOML snippets, by the file their `# .dlt/<file>` comment names."""
     files: dict = {}
     for block in re.findall(r"```toml\n(.*?)```", section, re.S):
         current = None
@@ -68,12 +67,12 @@ def in_directory(tmp_path, monkeypatch):
     """Runs in `tmp_path`, with dlt reading its .dlt/ there; dlt's providers are reloaded back afterwards."""
     monkeypatch.chdir(tmp_path)
     yield tmp_path
-    os.chdir(Path(README).parent)
+    os.chdir(ROOT)
     Container()[PluggableRunContext].reload_providers()
 
 
-def test_the_readme_alerts_examples_configure_the_sinks_they_say(in_directory, monkeypatch):
-    section = readme_section("Alerts")
+def test_the_alerts_examples_configure_the_sinks_they_say(in_directory, monkeypatch):
+    section = doc_section(ALERTS_DOC, "Examples")
     for name, text in toml_files(section).items():
         (in_directory / name).parent.mkdir(exist_ok=True)
         (in_directory / name).write_text(text, encoding="utf-8")
@@ -90,4 +89,3 @@ def test_the_readme_alerts_examples_configure_the_sinks_they_say(in_directory, m
     assert webhook.headers() == {"Authorization": "Bearer ..."}
     assert (webhook.filter.resource_types, webhook.filter.change_kinds, webhook.filter.fields) == (
         ("destinations", "tracking_plan_rules"), ("removed", "modified"), ("enabled", "settings.*"))
-    assert "docs/alerts.md" in section

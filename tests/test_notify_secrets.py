@@ -8,6 +8,8 @@ import base64
 import json
 import logging
 
+import pytest
+
 from segment_emulator import generate_workspace
 
 from pipelines import cli
@@ -24,6 +26,7 @@ HEADERS = {"Authorization": "Bearer webhookHeaderSecret", "X-Api-Key": "webhookA
 WRONG_KEY = "wrongWriteKeySecret"
 
 
+@pytest.mark.slow
 def test_no_sink_secret_in_output_logs_dataset_or_dlt_files(start_emulator, tmp_path, capsys, caplog, monkeypatch,
                                                            notify_env, receiver):
     workspace = generate_workspace(seed=82, scale="tiny")

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import asdict
 from datetime import datetime, timezone
 
@@ -28,23 +27,11 @@ from pipelines.runner import make_pipeline, run_snapshot
 from segment_source.endpoints import history_tables
 
 from .history_state import Cycles, assert_same_history, dataset_state, mutate_twins, only_current, twin_workspaces
-from .postgres import postgres_dsn  # noqa: F401 - the session fixture
 from .test_interrupted import DRIVER, REPO, RESOURCES
 
+pytestmark = pytest.mark.slow
+
 IGNORED = {"_dlt_id", "_dlt_load_id", "_dlt_valid_from", "_dlt_valid_to"}
-
-
-@pytest.fixture
-def on_postgres(postgres_dsn, monkeypatch, options_for):
-    """RunOptions for a fresh dataset on the test server (dlt reads the credentials from the environment)."""
-    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
-
-    def make(emulator, **kwargs):
-        # a dataset per test on the shared server; PostgreSQL reserves names starting with pg_
-        kwargs.setdefault("dataset_name", f"segment_config_{uuid.uuid4().hex[:8]}")
-        return options_for(emulator, destination="postgres", pipeline_name="pg_history", **kwargs)
-
-    return make
 
 
 def read_side(options):

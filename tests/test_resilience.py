@@ -17,6 +17,7 @@ from segment_source.endpoints import ENDPOINTS
 from .helpers import current_keys
 
 
+@pytest.mark.slow
 def test_rate_limited_run_waits_as_told_and_completes(start_emulator, options_for):
     workspace = generate_workspace(seed=3, scale="small")
     emulator = start_emulator(workspace, rate_limit_rps=10)

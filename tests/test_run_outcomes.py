@@ -35,6 +35,7 @@ def run_args(options, *extra: str) -> list:
             options.pipelines_dir, "--pipeline-name", options.pipeline_name, "--progress", "none", *extra]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["during-load", "before-load"])
 def test_sigint_in_the_load_exits_130_and_the_next_run_finishes_it(start_emulator, options_for, tmp_path, point):
     """A real process signalled while it loads (or about to): exit 130 with one line, and the next run
@@ -74,6 +75,7 @@ def three_workspaces(start_emulator, monkeypatch):
     return workspaces, apis, entries
 
 
+@pytest.mark.slow
 def test_each_configured_workspace_succeeds_or_fails_on_its_own(three_workspaces, options_for, tmp_path, capsys,
                                                                  monkeypatch):
     workspaces, apis, entries = three_workspaces
@@ -131,6 +133,7 @@ def test_json_says_what_failed_when_the_whole_run_fails(start_emulator, options_
     assert every_table(options) == before
 
 
+@pytest.mark.slow
 def test_a_change_driven_run_that_read_everything_says_why(start_emulator, options_for, capsys, monkeypatch):
     options = options_for(start_emulator(generate_workspace(seed=86, scale="tiny")))
     monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", TOKEN)
@@ -171,6 +174,7 @@ def test_a_run_that_fails_keeps_an_existing_duckdb_file(tmp_path, capsys, monkey
     assert code == cli.EXIT_API and path.exists()
 
 
+@pytest.mark.slow
 def test_dlt_keeps_no_loaded_packages_between_runs(start_emulator, options_for, monkeypatch):
     options = options_for(start_emulator(generate_workspace(seed=87, scale="tiny")))
     for _ in range(3):
@@ -184,6 +188,7 @@ def test_dlt_keeps_no_loaded_packages_between_runs(start_emulator, options_for, 
     assert len(make_pipeline(options).list_completed_load_packages()) == 2
 
 
+@pytest.mark.slow
 def test_sigterm_is_an_interruption_too(start_emulator, options_for, tmp_path):
     options = options_for(start_emulator(generate_workspace(seed=88, scale="tiny")))
     code, _, err = run_interrupted("during-load", run_args(options), {"SEGMENT_ACCESS_TOKEN": TOKEN}, tmp_path,

@@ -20,9 +20,7 @@ from segment_emulator import generate_workspace
 from pipelines import cli
 from pipelines.runner import make_pipeline
 
-from .postgres import postgres_dsn  # noqa: F401 - the session fixture
 from .signalled_run import run_interrupted
-from .test_postgres import on_postgres  # noqa: F401 - the fixture
 
 
 def duckdb_rows(path: Path, dataset: str = "segment_config") -> Dict[str, int]:
@@ -47,6 +45,7 @@ def two_workspaces(start_emulator):
     return (x, start_emulator(x, tokens={"token-x": "owner"})), (y, start_emulator(y, tokens={"token-y": "owner"}))
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_is_finished_only_into_its_own_destination(two_workspaces, tmp_path, capsys, caplog,
                                                                        monkeypatch):
     (x, x_api), (y, y_api) = two_workspaces
@@ -86,7 +85,8 @@ def test_an_interrupted_run_is_finished_only_into_its_own_destination(two_worksp
     assert not make_pipeline(cli._run_options(cli.build_parser().parse_args(args(x_api, a)))).has_pending_data
 
 
-def test_a_run_failed_on_a_bad_dataset_is_not_loaded_into_another_dataset(start_emulator, on_postgres,  # noqa: F811
+@pytest.mark.slow
+def test_a_run_failed_on_a_bad_dataset_is_not_loaded_into_another_dataset(start_emulator, on_postgres,
                                                                           capsys, caplog, monkeypatch):
     workspace = generate_workspace(seed=33, scale="tiny")
     emulator = start_emulator(workspace)

@@ -23,14 +23,14 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, Iterable, List, Set
+from typing import Dict, Iterable, Iterator, List, Set, Tuple
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 from dlt.common.versioned_state import decompress_state
 
-from segment_emulator import generate_workspace
+from segment_emulator import Emulator, generate_workspace
 
 from pipelines import cli
 from segment_source.settings import MAX_ATTEMPTS
@@ -85,6 +85,7 @@ def found(needles: Iterable[str], texts: Dict[str, str]) -> List[str]:
                   if needle in text)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep_write_keys", [False, True], ids=["fingerprinted-write-keys", "keep-write-keys"])
 def test_no_secret_in_the_dataset_the_output_or_dlt_files(keep_write_keys, start_emulator, tmp_path, capsys, caplog,
                                                           monkeypatch):
@@ -231,6 +232,7 @@ def test_a_token_with_whitespace_around_it_is_trimmed(pasted, start_emulator, tm
     assert {r.status for r in emulator.requests} == {200}, "the API accepted the token, trimmed"
 
 
+@pytest.mark.slow
 def test_tokens_from_secrets_toml_are_trimmed_multi_line_strings_and_workspace_entries(start_emulator, tmp_path):
     emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
     other = start_emulator(generate_workspace(seed=10, scale="tiny"), tokens={"other-token": "owner"})
@@ -247,16 +249,26 @@ def test_tokens_from_secrets_toml_are_trimmed_multi_line_strings_and_workspace_e
     assert loaded == [(2,)], "both workspaces were read with their trimmed tokens"
 
 
+@pytest.fixture(scope="module")
+def loaded_once(tmp_path_factory) -> Iterator[Tuple[Emulator, List[str]]]:
+    """An emulator and a history loaded from it once, shared by the tests that are refused (and check that they
+    changed nothing)."""
+    directory = tmp_path_factory.mktemp("loaded")
+    place = place_args(directory)
+    with Emulator(generate_workspace(seed=9, scale="tiny"), tokens={EMULATOR_TOKEN: "owner"}) as emulator, \
+            pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEGMENT_ACCESS_TOKEN", EMULATOR_TOKEN)
+        assert cli.main(["run", "--base-url", emulator.base_url, *place]) == cli.EXIT_OK
+        yield emulator, place
+
+
 @pytest.mark.parametrize("token", ["sgp_Qm7xT2vK9p Lr4Wn8Zc3Hy6", "sgp_Qm7xT2vK9p\nLr4Wn8Zc3Hy6",
                                    "sgp_Qm7xT2vK9p\x1bLr4Wn8Zc3Hy6", "sgp_Qm7xT2vK9pé4Wn8Zc3Hy6"],
                          ids=["space", "newline", "escape", "non-ascii"])
 def test_a_token_with_whitespace_or_control_characters_inside_is_refused_without_echoing_it(
-    token, start_emulator, tmp_path, capsys, monkeypatch
+    token, loaded_once, capsys, monkeypatch
 ):
-    emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
-    monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", EMULATOR_TOKEN)
-    place = place_args(tmp_path)
-    assert cli.main(["run", "--base-url", emulator.base_url, *place]) == cli.EXIT_OK
+    emulator, place = loaded_once
     before = table_rows(place[1])
     emulator.clear_requests()
     capsys.readouterr()

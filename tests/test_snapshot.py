@@ -68,6 +68,7 @@ def test_pagination_ends_on_every_last_page_style(last_page_next, start_emulator
     assert len(source_pages) == -(-len(workspace.sources) // 2)  # no request past the last page
 
 
+@pytest.mark.slow
 def test_medium_snapshot_is_complete_across_pages(start_emulator, options_for):
     workspace = generate_workspace(seed=5, scale="medium")
     emulator = start_emulator(workspace)

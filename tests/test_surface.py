@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from segment_emulator import generate_workspace
 
 from pipelines import cli
@@ -26,6 +28,7 @@ def assert_parity(options, workspace, result, tables):
         assert current_keys(options, table) == expected[table], table
 
 
+@pytest.mark.slow
 def test_every_resource_loads_with_id_parity(start_emulator, options_for):
     workspace = generate_workspace(seed=71, scale="small")
     emulator = start_emulator(workspace)
@@ -47,6 +50,7 @@ def test_every_resource_loads_with_id_parity(start_emulator, options_for):
     assert audiences == {"200"} and space_filters == {"10"}
 
 
+@pytest.mark.slow
 def test_endpoints_limited_to_two_a_minute_load_on_a_tiny_workspace(start_emulator, options_for):
     workspace = generate_workspace(seed=75, scale="tiny")  # two connections: within one minute's allowance
     options = options_for(start_emulator(workspace), resources=SLOW)

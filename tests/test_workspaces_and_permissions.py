@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from segment_emulator import generate_workspace
 
 from pipelines import cli
@@ -14,6 +16,7 @@ from .helpers import current_keys, query
 MEMBER_BLIND_TABLES = ("users", "user_groups", "roles", "invites", "functions", "credentials")
 
 
+@pytest.mark.slow
 def test_limited_token_skips_what_it_cannot_read_and_retires_nothing(start_emulator, options_for, capsys,
                                                                      monkeypatch):
     workspace = generate_workspace(seed=61, scale="small")
@@ -51,6 +54,7 @@ def test_token_that_cannot_read_the_workspace_fails_the_run(start_emulator, opti
     assert "refused the access token" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_two_workspaces_in_two_regions_load_into_one_dataset(start_emulator, options_for, monkeypatch):
     us_workspace, eu_workspace = generate_workspace(seed=63, scale="small"), generate_workspace(seed=64, scale="small")
     us = start_emulator(us_workspace, tokens={"us-token": "owner"}, region="us")

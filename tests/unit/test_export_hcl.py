@@ -9,7 +9,7 @@ from pipelines.export import hcl
 from pipelines.export.build import terraform_names
 from pipelines.export.resources import RESOURCES
 
-from .terraform_hcl import JsonEncoded, Reference, Variable, evaluate, parse
+from ..terraform_hcl import JsonEncoded, Reference, Variable, evaluate, parse
 
 AWKWARD = [
     "plain", 'quote " and backslash \\ ', "template ${var.x} and directive %{if true}", "$${already} %%{doubled}",

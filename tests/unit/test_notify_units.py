@@ -15,7 +15,7 @@ from pipelines.notify.filters import ChangeFilter
 from pipelines.notify.segment import MAX_BATCH_BYTES, MAX_EVENT_BYTES, batches, track_event
 from pipelines.notify.slack import MAX_RESOURCES, MAX_SECTION_CHARS, MAX_VALUE_CHARS, message
 
-from .notify_setup import expected_message_id
+from ..notify_setup import expected_message_id
 
 OBSERVED = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -1,0 +1,83 @@
+"""Planning a change-driven run from the audit trail (`plan_from_events`): which resources are read again
+by id, which tables are re-read whole, and which events force a full snapshot."""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+import pytest
+
+from segment_source.changes import plan_from_events
+
+SINCE = "2026-03-01T00:00:00Z"
+
+
+def event(resource_type: str, resource_id: str = "id1") -> Dict[str, str]:
+    return {"id": f"e-{resource_type}-{resource_id}", "type": "Changed", "resourceType": resource_type,
+            "resourceId": resource_id}
+
+
+@pytest.mark.parametrize("resource_type, table", [
+    ("source", "sources"),
+    ("Source", "sources"),
+    ("SOURCES", "sources"),
+    ("destination", "destinations"),
+    ("integration", "destinations"),  # the trail's older name for a destination
+    ("warehouse", "warehouses"),
+    ("Storage Destination", "warehouses"),
+    ("tracking_plan", "tracking_plans"),
+    ("Tracking Plan", "tracking_plans"),
+    ("transformation", "transformations"),
+    ("user", "users"),
+    ("user-group", "user_groups"),
+    ("group", "user_groups"),
+    ("warehouse credential", "credentials"),
+    ("Reverse ETL Model", "reverse_etl_models"),
+    ("space", "spaces"),
+])
+def test_each_audit_resource_type_is_read_again_by_id_from_its_table(resource_type, table):
+    plan, why_full = plan_from_events([event(resource_type, "r1")], SINCE)
+    assert why_full is None
+    assert plan.ids == {table: {"r1"}}
+    assert plan.roots() == {table}
+
+
+def test_several_events_of_one_resource_read_it_once():
+    plan, _ = plan_from_events([event("source", "s1"), event("source", "s1"), event("source", "s2")], SINCE)
+    assert plan.ids == {"sources": {"s1", "s2"}}
+    assert plan.events == 3
+
+
+def test_a_label_event_rereads_the_whole_label_list():
+    plan, _ = plan_from_events([event("label", "env:prod")], SINCE)
+    assert plan.whole == {"labels"} and plan.labels == {"env:prod"}
+    assert plan.ids == {} and plan.roots() == {"labels"}
+
+
+def test_a_function_event_reads_the_function_once_by_id():
+    plan, _ = plan_from_events([event("function", "f1")], SINCE)
+    assert plan.ids == {"functions": {"f1"}}
+    assert plan.roots() == {"functions"}
+
+
+@pytest.mark.parametrize("events, named", [
+    ([event("audience")], "audience"),
+    ([event("source"), event("Computed Trait")], "Computed Trait"),
+    ([{"id": "e1", "resourceId": "x"}], "(none)"),  # no resource type at all
+])
+def test_a_resource_type_only_a_full_snapshot_reads_plans_a_full_run(events: List[dict], named):
+    plan, why_full = plan_from_events(events, SINCE)
+    assert plan is None
+    assert why_full.startswith("the audit trail names resource types only a full snapshot reads")
+    assert named in why_full
+
+
+def test_an_event_without_a_resource_id_cannot_be_read_by_id():
+    plan, why_full = plan_from_events([event("source", "")], SINCE)
+    assert plan is None and "source" in why_full
+
+
+def test_a_quiet_trail_plans_nothing_to_read():
+    plan, why_full = plan_from_events([], SINCE)
+    assert why_full is None and plan.since == SINCE
+    assert (plan.roots(), plan.events) == (set(), 0)
