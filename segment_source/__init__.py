@@ -87,8 +87,9 @@ def resolve_base_url(region: Optional[str], base_url: Optional[str]) -> str:
     return base_url.rstrip("/") if base_url else settings.REGION_HOSTS[region]
 
 
-def _response_hook(endpoint: Endpoint, report: ExtractionReport):
-    """Counts good pages; anything else the session classified (see `outcomes`) skips the whole table."""
+def _response_hook(endpoint: Endpoint, report: ExtractionReport, children: Sequence[Endpoint] = ()):
+    """Counts good pages; anything else the session classified (see `outcomes`) skips the whole table.
+    `children` are the endpoints read under this one's items: the requests an item proves empty are noted."""
     skip = _table_skipper(endpoint, report)
 
     def hook(response: Any, *args: Any, **kwargs: Any) -> None:
@@ -100,8 +101,23 @@ def _response_hook(endpoint: Endpoint, report: ExtractionReport):
             raise IgnoreResponseException()
         report.count_page(endpoint.table_name)
         _shape_page(response, endpoint)
+        _note_unneeded_children(response, endpoint, children, report)
 
     return hook
+
+
+def _note_unneeded_children(response: Any, endpoint: Endpoint, children: Sequence[Endpoint],
+                            report: ExtractionReport) -> None:
+    """Runs before dlt hands the page's items to the children, so the session can leave out their requests."""
+    conditional = [child for child in children if child.only_under_parents_with]
+    if not conditional:
+        return
+    data = response.json()["data"]
+    items = data.get(endpoint.list_key) if endpoint.list_key else data
+    for item in items if isinstance(items, list) else [items]:
+        for child in conditional:
+            if isinstance(item, dict) and not child.reads_under(item):
+                report.unneeded(child.table_name, child.path_under(item))
 
 
 def _table_skipper(endpoint: Endpoint, report: ExtractionReport) -> Callable[[Outcome], None]:
@@ -147,7 +163,8 @@ def _window_columns(params: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _endpoint_resource(
-    endpoint: Endpoint, report: ExtractionReport, page_size: int, tokens: Dict[str, str]
+    endpoint: Endpoint, report: ExtractionReport, page_size: int, tokens: Dict[str, str],
+    children: Sequence[Endpoint] = (),
 ) -> EndpointResource:
     params: Dict[str, Any] = _resolved_params(endpoint, tokens)
     paginator: Any = SinglePagePaginator()
@@ -164,7 +181,7 @@ def _endpoint_resource(
             "headers": {"Accept": settings.MEDIA_TYPES[endpoint.stability]},
             "data_selector": f"data.{endpoint.list_key}" if endpoint.list_key else "data",
             "paginator": paginator,
-            "response_actions": [_response_hook(endpoint, report)],
+            "response_actions": [_response_hook(endpoint, report, children)],
         },
     }
     if endpoint.parent:
@@ -316,7 +333,8 @@ def segment_source(
                 and endpoint.name != AUDIT_EVENTS:
             declared.append(_by_id(endpoint, changes, session, host, report, function_cache))
             continue
-        resource_config = _endpoint_resource(endpoint, report, page_size, tokens)
+        children = [e for e in endpoints if e.parent == endpoint.name]
+        resource_config = _endpoint_resource(endpoint, report, page_size, tokens, children)
         if endpoint.name == AUDIT_EVENTS:
             # appended without merge, an overlap would duplicate events: no lag in snapshots mode
             _audit_events_window(resource_config, snapshot_time, history_mode == "scd2")  # type: ignore[arg-type]
@@ -376,9 +394,12 @@ def build_session(
         return next((endpoint for pattern, endpoint in patterns if pattern.match(path)), None)
 
     def already_skipped(path: str) -> bool:
-        # once a table is known to be unreadable (e.g. 401 for every parent), asking again is waste
+        # once a table is known to be unreadable (e.g. 401 for every parent), asking again is waste; so is
+        # a request whose parent proved it empty
+        if report is None:
+            return False
         endpoint = endpoint_of(path)
-        return report is not None and endpoint is not None and report.is_skipped(endpoint.table_name)
+        return endpoint is not None and (report.is_skipped(endpoint.table_name) or report.is_unneeded(path))
 
     limits = {e.name: e.rate_limit_per_minute for e in endpoints if e.rate_limit_per_minute}
     return SegmentSession(
