@@ -262,9 +262,10 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     workspace = report.workspace  # GET / already happened when the source was built
     change_plan = report.change_plan
 
+    workers = config.max_concurrency(options.max_concurrency)  # threads enough for the session's ceiling
     with show_progress(report, options.progress):
         extract_info = pipeline.extract(
-            source, workers=config.max_concurrency(options.max_concurrency),
+            source, workers=workers, max_parallel_items=max(20, 2 * workers),
             loader_file_format=loader_file_format(pipeline),
         )
     skipped_outcomes = with_dependent_tables(report.skipped_tables())

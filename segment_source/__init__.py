@@ -284,7 +284,8 @@ def segment_source(
         resources: Table names to load (with the parents they need).
         groups: Resource groups to load (core, iam, engage, reverse_etl, privacy, catalog, metrics);
             without `resources` or `groups`, the default groups.
-        max_concurrency: Requests in flight at once.
+        max_concurrency: Most requests in flight at once; below it, the number follows the API's answers
+            (`concurrency`).
         requests_per_minute: Upper bound on this token's request rate (default: paced by the API's headers only).
         keep_write_keys: Store source write keys in clear instead of a fingerprint.
         page_size: Items per page, at most each endpoint's cap (default 1000, the API's maximum).
@@ -406,7 +407,7 @@ def build_session(
         rate_limiter=RateLimiter(requests_per_minute, limits),
         endpoint_of=endpoint_of,
         already_skipped=already_skipped,
-        pool_size=max_concurrency,
+        max_concurrency=max_concurrency,
         backoff_base=retry_backoff_seconds,
         timeouts=timeouts,
     )
