@@ -39,6 +39,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
 )
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
 from .lock import run_lock
+from .memory import give_back_freed_memory
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
@@ -50,6 +51,7 @@ from .recovery import (  # noqa: F401 - unfinished_extractions: public here
 from .run_records import forget_pending_run, load_run_records, save_pending_run
 
 logger = logging.getLogger("segment_history")
+NORMALIZE_WORKERS = 2
 
 
 @dataclass
@@ -294,7 +296,10 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         skipped_kinds={table: outcome.kind.value for table, outcome in skipped_outcomes.items()},
     )
     save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete})
-    pipeline.normalize()
+    give_back_freed_memory()  # extraction's pages and rows, before DuckDB allocates its own
+    # in worker processes: normalize's heap is theirs and goes with them instead of staying under the load's
+    # (`[normalize] workers` in the configuration wins)
+    pipeline.normalize(workers=NORMALIZE_WORKERS)
     load_info = pipeline.load()
     load_info.raise_on_failed_jobs()
     if change_plan is not None:

@@ -263,6 +263,12 @@ class Emulator:
             self._max_in_flight = self._in_flight
 
     @property
+    def in_flight(self) -> int:
+        """API requests being answered right now."""
+        with self._lock:
+            return self._in_flight
+
+    @property
     def max_in_flight(self) -> int:
         """The most API requests this emulator was answering at the same time (since `clear_requests`)."""
         with self._lock:
