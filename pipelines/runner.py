@@ -51,7 +51,6 @@ from .recovery import (  # noqa: F401 - unfinished_extractions: public here
 from .run_records import forget_pending_run, load_run_records, save_pending_run
 
 logger = logging.getLogger("segment_history")
-NORMALIZE_WORKERS = 2
 
 
 @dataclass
@@ -296,10 +295,9 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         skipped_kinds={table: outcome.kind.value for table, outcome in skipped_outcomes.items()},
     )
     save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete})
-    give_back_freed_memory()  # extraction's pages and rows, before DuckDB allocates its own
-    # in worker processes: normalize's heap is theirs and goes with them instead of staying under the load's
-    # (`[normalize] workers` in the configuration wins)
-    pipeline.normalize(workers=NORMALIZE_WORKERS)
+    give_back_freed_memory()  # extraction's pages and rows, before normalize and DuckDB allocate their own
+    pipeline.normalize()
+    give_back_freed_memory()
     load_info = pipeline.load()
     load_info.raise_on_failed_jobs()
     if change_plan is not None:
