@@ -152,7 +152,7 @@ def run_ours(args: argparse.Namespace, timer: PhaseTimer) -> Dict[str, Any]:
     options = runner.RunOptions(
         access_token=os.environ[TOKEN_ENV],
         base_url=args.base_url,
-        resources=list(BENCH_TABLES),
+        resources=list(BENCH_TABLES) if args.tables == "bench" else None,  # None: the default groups
         duckdb_path=duckdb_path,
         pipelines_dir=os.path.join(args.workdir, "pipelines"),
         pipeline_name="segment_history_benchmark",
@@ -219,6 +219,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--max-concurrency", type=int)
     parser.add_argument("--page-size", type=int)
     parser.add_argument("--requests-per-minute", type=float)
+    parser.add_argument("--tables", choices=("bench", "default"), default="bench")
     args = parser.parse_args(argv)
     timer = PhaseTimer()
     output: Dict[str, Any] = {"kind": args.kind}

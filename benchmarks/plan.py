@@ -107,8 +107,9 @@ def endpoint_of(path: str) -> str:
     parts = [part for part in path.split("/") if part]
     if not parts:
         return "GET /"
-    if len(parts) >= 3:
-        return "/" + "/".join([parts[0], "{id}", *parts[2:]])
+    if len(parts) >= 3:  # ids are every second segment before the last: /spaces/{id}/audiences/{id}/schedules
+        last = len(parts) - 1
+        return "/" + "/".join("{id}" if index % 2 and index < last else part for index, part in enumerate(parts))
     return "/" + "/".join(parts)
 
 

@@ -17,6 +17,7 @@ METRICS = [
     ("wall time, run (s)", "wall_s"), ("wall time, process (s)", "process_wall_s"), ("CPU time (s)", "cpu_s"),
     ("peak RSS (MB)", "peak_rss_mb"), ("rows, resource tables", "rows_resource_total"),
     ("rows, all tables (incl. nested)", "rows_total"), ("mean requests in flight", "mean_in_flight"),
+    ("max requests in flight", "max_in_flight"),
 ]
 
 

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -36,6 +37,17 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 TOKEN = "benchmark-token"
 RUN_KINDS = ("ours", "baseline")
+
+# What ours reads: the 11 tables the baseline reads too, or what `segment-history run` reads by default.
+TABLE_SETS = ("bench", "default")
+
+# The project's targets for the default groups (issue 15). Reported against, never asserted.
+DEFAULT_SET_TARGETS = {
+    "wall_s": ("<=", 90.0),
+    "peak_rss_mb": ("<=", 300.0),
+    "wall_vs_rate_floor": ("<=", 1.15),
+    "rate_limited_share": ("<=", 0.01),
+}
 
 # The project's targets (issue 5). Reported against, never asserted.
 TARGETS = {
@@ -91,7 +103,8 @@ def machine() -> Dict[str, Any]:
 
 def scenario_name(args: argparse.Namespace) -> str:
     limit = f"rps{args.rate_limit_rps:g}" if args.rate_limit_rps else "nolimit"
-    return args.name or f"{args.scale}-lat{args.latency_ms:g}ms-{limit}"
+    tables = "-default" if args.tables == "default" else ""
+    return args.name or f"{args.scale}-lat{args.latency_ms:g}ms-{limit}{tables}"
 
 
 # --- one run --------------------------------------------------------------------------------------------------
@@ -171,8 +184,13 @@ def request_stats(records: List[Any], latency_ms: float, started: float) -> Dict
     return stats
 
 
-def logical_rows(kind: str, rows: Dict[str, int]) -> Dict[str, int]:
+def logical_rows(kind: str, rows: Dict[str, int], table_set: str = "bench") -> Dict[str, int]:
     """Rows per segment-history table name (the baseline splits functions by type and nests lists)."""
+    wanted = set(BENCH_TABLES)
+    if table_set == "default":
+        from segment_source.endpoints import tables
+
+        wanted = set(tables())
     logical: Dict[str, int] = {}
     for table, count in rows.items():
         if "__" in table:
@@ -183,9 +201,43 @@ def logical_rows(kind: str, rows: Dict[str, int]) -> Dict[str, int]:
                 name = "function_versions"
             elif table.startswith("functions_"):
                 name = "functions"
-        if name in BENCH_TABLES or name == "workspace":
+        if name in wanted or name == "workspace":
             logical[name] = logical.get(name, 0) + count
     return dict(sorted(logical.items()))
+
+
+class InFlightSampler:
+    """Samples how many requests the emulator is answering, every `interval` seconds, in a thread of this
+    process (the emulator runs here): the in-flight count over the run, without timing any request."""
+
+    def __init__(self, emulator: Any, interval: float = 0.1) -> None:
+        self.emulator, self.interval = emulator, interval
+        self.samples: List[tuple] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="in-flight-sampler", daemon=True)
+
+    def __enter__(self) -> "InFlightSampler":
+        self._started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            count = getattr(self.emulator, "in_flight", None)
+            if count is not None:
+                self.samples.append((time.perf_counter() - self._started, count))
+
+    def timeline(self) -> List[List[float]]:
+        """[second, mean, max] of the requests in flight in each second of the run."""
+        by_second: Dict[int, List[int]] = {}
+        for at, count in self.samples:
+            by_second.setdefault(int(at), []).append(count)
+        return [[second, round(sum(counts) / len(counts), 1), max(counts)]
+                for second, counts in sorted(by_second.items())]
 
 
 def run_one(kind: str, args: argparse.Namespace, emulator: Any, env_overrides: Dict[str, str]) -> Dict[str, Any]:
@@ -195,6 +247,7 @@ def run_one(kind: str, args: argparse.Namespace, emulator: Any, env_overrides: D
     command = [sys.executable, "-m", "benchmarks.child", kind, "--base-url", emulator.base_url,
                "--workdir", workdir, "--result", result_path]
     if kind == "ours":
+        command += ["--tables", args.tables]
         for flag, value in (("--max-concurrency", args.max_concurrency), ("--page-size", args.page_size),
                             ("--requests-per-minute", args.requests_per_minute)):
             if value is not None:
@@ -211,7 +264,7 @@ def run_one(kind: str, args: argparse.Namespace, emulator: Any, env_overrides: D
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started_epoch = time.time()
     started = time.perf_counter()
-    with open(log_path, "w") as log:
+    with open(log_path, "w") as log, InFlightSampler(emulator) as sampler:
         process = subprocess.Popen(command, cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT)
         status, usage, timed_out = _wait(process.pid, args.timeout)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -235,12 +288,13 @@ def run_one(kind: str, args: argparse.Namespace, emulator: Any, env_overrides: D
         "emulator_cpu_s": round((cpu_after.ru_utime + cpu_after.ru_stime)
                                 - (cpu_before.ru_utime + cpu_before.ru_stime), 2),
         "phases": child.get("phases", {}),
+        "in_flight_timeline": sampler.timeline(),  # [second, mean, max] as the emulator counted them
         "rows": child.get("rows", {}),
         # other work on the machine skews every figure: 1-minute load average before and after the run
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     run["rows_total"] = sum(run["rows"].values())
-    run["rows_by_table"] = logical_rows(kind, run["rows"])
+    run["rows_by_table"] = logical_rows(kind, run["rows"], args.tables)
     run["rows_resource_total"] = sum(count for table, count in run["rows_by_table"].items() if table != "workspace")
     for key in ("client_stats", "skipped_tables", "calls", "error", "traceback"):
         if key in child:
@@ -268,7 +322,8 @@ def _ratio(numerator: Optional[float], denominator: Optional[float]) -> Optional
     return round(numerator / denominator, 3)
 
 
-def compare(runs: Dict[str, Dict[str, Any]], plan: Dict[str, Any], rate_limit_rps: Optional[float]) -> Dict[str, Any]:
+def compare(runs: Dict[str, Dict[str, Any]], plan: Optional[Dict[str, Any]],
+            rate_limit_rps: Optional[float]) -> Dict[str, Any]:
     ours, base = runs.get("ours"), runs.get("baseline")
     comparison: Dict[str, Any] = {}
     if ours and base:
@@ -287,25 +342,29 @@ def compare(runs: Dict[str, Dict[str, Any]], plan: Dict[str, Any], rate_limit_rp
         comparison["rows_by_table_differences"] = differences
     if ours:
         phases = ours.get("phases", {})
-        comparison["requests_vs_minimal_plan"] = _ratio(ours["requests"], plan["requests"])
-        comparison["ours_requests_by_endpoint_vs_plan"] = [
-            row for row in compare_to_plan(plan, ours["requests_by_endpoint"]) if row["extra"]
-        ]
+        if plan is not None:  # the plan covers the benchmarked tables only
+            comparison["requests_vs_minimal_plan"] = _ratio(ours["requests"], plan["requests"])
+            comparison["ours_requests_by_endpoint_vs_plan"] = [
+                row for row in compare_to_plan(plan, ours["requests_by_endpoint"]) if row["extra"]
+            ]
         comparison["normalize_load_s"] = round(phases.get("normalize", 0) + phases.get("load", 0), 3)
         comparison["rate_limited_share"] = _ratio(ours["rate_limited_429"], ours["requests"])
         if rate_limit_rps:
             accepted = ours["requests"] - ours["rate_limited_429"]
             comparison["rate_floor_s"] = round(accepted / rate_limit_rps, 3)
             comparison["wall_vs_rate_floor"] = _ratio(ours.get("wall_s"), comparison["rate_floor_s"])
-            comparison["plan_floor_s"] = round(plan["requests"] / rate_limit_rps, 3)
-            comparison["wall_vs_plan_floor"] = _ratio(ours.get("wall_s"), comparison["plan_floor_s"])
+            if plan is not None:
+                comparison["plan_floor_s"] = round(plan["requests"] / rate_limit_rps, 3)
+                comparison["wall_vs_plan_floor"] = _ratio(ours.get("wall_s"), comparison["plan_floor_s"])
     return comparison
 
 
 def targets(
-    comparison: Dict[str, Any], runs: Dict[str, Dict[str, Any]], rate_limit_rps: Optional[float]
+    comparison: Dict[str, Any], runs: Dict[str, Dict[str, Any]], rate_limit_rps: Optional[float],
+    table_set: str = "bench",
 ) -> List[Dict[str, Any]]:
     measured = {
+        "wall_s": (runs.get("ours") or {}).get("wall_s"),
         "wall_speedup_vs_baseline": comparison.get("wall_speedup_vs_baseline"),
         "requests_vs_minimal_plan": comparison.get("requests_vs_minimal_plan"),
         "requests_vs_baseline": (comparison.get("ours_over_baseline") or {}).get("requests"),
@@ -315,7 +374,7 @@ def targets(
         "rate_limited_share": comparison.get("rate_limited_share"),
     }
     rows = []
-    for name, (operator, target) in TARGETS.items():
+    for name, (operator, target) in (DEFAULT_SET_TARGETS if table_set == "default" else TARGETS).items():
         value = measured[name]
         if value is None or (name in ("wall_vs_rate_floor", "rate_limited_share") and not rate_limit_rps):
             continue
@@ -348,6 +407,7 @@ def summary_lines(result: Dict[str, Any]) -> List[str]:
                ("wall time s (run)", "wall_s"), ("wall time s (process)", "process_wall_s"), ("CPU s", "cpu_s"),
                ("peak RSS MB", "peak_rss_mb"), ("rows, resource tables", "rows_resource_total"),
                ("rows, all tables", "rows_total"), ("mean requests in flight", "mean_in_flight"),
+               ("max requests in flight", "max_in_flight"),
                ("emulator CPU s", "emulator_cpu_s")]
     header = ["", *kinds] + (["ours/baseline"] if len(kinds) == 2 else [])
     table = [header]
@@ -363,6 +423,9 @@ def summary_lines(result: Dict[str, Any]) -> List[str]:
         phases = ", ".join(f"{name} {seconds:.2f}" for name, seconds in runs[kind].get("phases", {}).items())
         lines += ["", f"{kind} phases (s): {phases}",
                   f"{kind} rows by table: " + ", ".join(f"{t} {n}" for t, n in runs[kind]["rows_by_table"].items())]
+        stats = runs[kind].get("client_stats") or {}
+        if stats.get("concurrency") or stats.get("not_needed"):
+            lines.append(f"{kind} concurrency: {stats.get('concurrency')}; requests not needed: {stats.get('not_needed')}")
         if runs[kind].get("error"):
             lines.append(f"{kind} FAILED: {runs[kind]['error']}")
     lines.append("")
@@ -395,7 +458,11 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=0, help="latency the emulator adds to every request")
     parser.add_argument("--rate-limit-rps", type=float, default=None,
                         help="emulator's requests per second per token (also turns on per-endpoint limits)")
-    parser.add_argument("--runs", default="ours,baseline", help="which runs, comma-separated: ours,baseline")
+    parser.add_argument("--tables", choices=TABLE_SETS, default="bench",
+                        help="what ours reads: the 11 benchmarked tables (default) or the default groups of"
+                             " `segment-history run` (ours only: the baseline reads the 11 tables)")
+    parser.add_argument("--runs", help="which runs, comma-separated: ours,baseline (default: both; ours for"
+                                       " --tables default)")
     parser.add_argument("--name", help="result name (default: <scale>-lat<ms>ms-<rpsN|nolimit>)")
     parser.add_argument("--out-dir", default=str(RESULTS), help="where <name>.json is written")
     parser.add_argument("--timeout", type=float, default=None, help="kill a run after this many seconds")
@@ -410,7 +477,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         help="experiment: change a segment-history behaviour that has no setting"
                              " (labelled in the result)")
     args = parser.parse_args(argv)
+    args.runs = args.runs or ("ours" if args.tables == "default" else "ours,baseline")
     args.run_kinds = [kind.strip() for kind in args.runs.split(",") if kind.strip()]
+    if args.tables == "default" and "baseline" in args.run_kinds:
+        parser.error("the baseline reads the 11 benchmarked tables only: use --runs ours with --tables default")
     unknown = set(args.run_kinds) - set(RUN_KINDS)
     if unknown:
         parser.error(f"unknown run(s) {sorted(unknown)}; use {', '.join(RUN_KINDS)}")
@@ -431,7 +501,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "command": "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in arguments),
         "machine": machine(),
         "scenario": {"scale": args.scale, "seed": args.seed, "latency_ms": args.latency_ms,
-                     "rate_limit_rps": args.rate_limit_rps, "tables": BENCH_TABLES, "items": plan["items"]},
+                     "rate_limit_rps": args.rate_limit_rps,
+                     "tables": BENCH_TABLES if args.tables == "bench" else "default groups",
+                     "items": plan["items"]},
         "minimal_plan": plan,
         "runs": {},
     }
@@ -446,8 +518,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             failure = f", FAILED: {run['error']}" if run.get("error") else ""
             print(f"[benchmark] {kind}: {run['requests']} requests, wall {_fmt(run['wall_s'])} s,"
                   f" peak RSS {_fmt(run['peak_rss_mb'])} MB{failure}", file=sys.stderr, flush=True)
-    result["comparison"] = compare(result["runs"], plan, args.rate_limit_rps)
-    result["targets"] = targets(result["comparison"], result["runs"], args.rate_limit_rps)
+    result["comparison"] = compare(result["runs"], plan if args.tables == "bench" else None, args.rate_limit_rps)
+    result["targets"] = targets(result["comparison"], result["runs"], args.rate_limit_rps, args.tables)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out_path = out_dir / f"{result['name']}.json"

@@ -79,7 +79,7 @@ def run_settings(region_flag: Optional[str], max_concurrency_flag: Optional[int]
 
 
 def max_concurrency(given: Optional[int] = None) -> int:
-    """Requests in flight at once; dlt's extract thread pool is sized to it too."""
+    """Most requests in flight at once; dlt's extract thread pool is sized to it too."""
     return setting("max_concurrency", given, positive_whole_number) or settings.DEFAULT_MAX_CONCURRENCY
 
 

@@ -39,6 +39,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
 )
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
 from .lock import run_lock
+from .memory import give_back_freed_memory
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
@@ -312,9 +313,10 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         source = segment_source(settings, workspace, session, report, plan=change_plan, snapshot_time=started,
                                 history_mode=mode, identities=identities)
 
+    workers = config.max_concurrency(options.max_concurrency)  # threads enough for the session's ceiling
     with show_progress(report, options.progress, session=session):
         extract_info = pipeline.extract(
-            source, workers=config.max_concurrency(options.max_concurrency),
+            source, workers=workers, max_parallel_items=max(20, 2 * workers),
             loader_file_format=loader_file_format(pipeline),
         )
     skipped_outcomes = with_dependent_tables(report.skipped_tables())
@@ -338,7 +340,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         skipped=skipped,
         changes=0,
         requests={**session.stats.as_dict(),
-                  "rate_limit_wait_seconds": round(session.rate_limiter.waited_seconds, 2)},
+                  "rate_limit_wait_seconds": round(session.rate_limiter.waited_seconds, 2),
+                  "not_needed": report.unneeded_requests()},
         mode="changes" if change_plan is not None else "full",
         full_reason=full_reason,
         skipped_kinds={table: outcome.kind.value for table, outcome in skipped_outcomes.items()},
@@ -347,7 +350,9 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete})
     if mode == "scd2":
         move_to_public_ids(pipeline, identities.rekeyed, workspace["id"])
+    give_back_freed_memory()  # extraction's pages and rows, before normalize and DuckDB allocate their own
     pipeline.normalize()
+    give_back_freed_memory()
     load_info = pipeline.load()
     load_info.raise_on_failed_jobs()
     load_bridges(pipeline, identities.bridge_rows(workspace["id"]), skipped)

@@ -204,6 +204,8 @@ class Emulator:
         self._scripted: list[_ScriptedFailure] = []
         self._records: list[RequestRecord] = []
         self._lock = threading.Lock()
+        self._in_flight = 0
+        self._max_in_flight = 0  # most API requests being answered at once since the last clear_requests
         self.stopping = threading.Event()  # ends the answers held by "hang" and "slow-body"
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -264,6 +266,19 @@ class Emulator:
     def clear_requests(self) -> None:
         with self._lock:
             self._records.clear()
+            self._max_in_flight = self._in_flight
+
+    @property
+    def in_flight(self) -> int:
+        """API requests being answered right now."""
+        with self._lock:
+            return self._in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most API requests this emulator was answering at the same time (since `clear_requests`)."""
+        with self._lock:
+            return self._max_in_flight
 
     def fail_next(self, path_prefix: str, status: int | str = 500, times: int = 1, after_pages: int = 0) -> None:
         """Make the next `times` GETs of `path_prefix` fail with `status` (or "drop", "truncate", "html", "hang",
@@ -285,6 +300,16 @@ class Emulator:
     def respond(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         """Answer one request; also records it in `requests`."""
         started = time.time()
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            return self._respond(method, target, headers, started)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _respond(self, method: str, target: str, headers: Mapping[str, str], started: float) -> Reply:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         parts = urlsplit(target)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import dlt
 from dlt.extract import DltResource
@@ -45,8 +45,9 @@ def audit_resource_name(workspace_id: str) -> str:
     return f"{AUDIT_EVENTS}_{workspace_id}"
 
 
-def _response_hook(endpoint: Endpoint, report: ExtractionReport):
-    """Counts good pages; anything else the session classified (see `outcomes`) skips the whole table."""
+def _response_hook(endpoint: Endpoint, report: ExtractionReport, children: Sequence[Endpoint] = ()):
+    """Counts good pages; anything else the session classified (see `outcomes`) skips the whole table.
+    `children` are the endpoints read under this one's items: the requests an item proves empty are noted."""
     skip = _table_skipper(endpoint, report)
 
     def hook(response: Any, *args: Any, **kwargs: Any) -> None:
@@ -58,8 +59,23 @@ def _response_hook(endpoint: Endpoint, report: ExtractionReport):
             raise IgnoreResponseException()
         report.count_page(endpoint.table_name)
         _shape_page(response, endpoint)
+        _note_unneeded_children(response, endpoint, children, report)
 
     return hook
+
+
+def _note_unneeded_children(response: Any, endpoint: Endpoint, children: Sequence[Endpoint],
+                            report: ExtractionReport) -> None:
+    """Runs before dlt hands the page's items to the children, so the session can leave out their requests."""
+    conditional = [child for child in children if child.only_under_parents_with]
+    if not conditional:
+        return
+    data = parsed_body(response)["data"]
+    items = data.get(endpoint.list_key) if endpoint.list_key else data
+    for item in items if isinstance(items, list) else [items]:
+        for child in conditional:
+            if isinstance(item, dict) and not child.reads_under(item):
+                report.unneeded(child.table_name, child.path_under(item))
 
 
 def _table_skipper(endpoint: Endpoint, report: ExtractionReport) -> Callable[[Outcome], None]:
@@ -107,6 +123,7 @@ def _window_columns(params: Dict[str, Any]) -> Dict[str, Any]:
 def _endpoint_resource(
     endpoint: Endpoint, report: ExtractionReport, page_size: int, tokens: Dict[str, str],
     steps: List[ProcessingSteps],
+    children: Sequence[Endpoint] = (),
 ) -> EndpointResource:
     params: Dict[str, Any] = _resolved_params(endpoint, tokens)
     paginator: Any = SinglePagePaginator()
@@ -123,7 +140,7 @@ def _endpoint_resource(
             "headers": {"Accept": settings.MEDIA_TYPES[endpoint.stability]},
             "data_selector": f"data.{endpoint.list_key}" if endpoint.list_key else "data",
             "paginator": paginator,
-            "response_actions": [_response_hook(endpoint, report)],
+            "response_actions": [_response_hook(endpoint, report, children)],
         },
         "processing_steps": steps,
     }
@@ -273,7 +290,8 @@ def segment_source(
             by_id = by_id_resource(endpoint, plan.ids_of(endpoint), session, source.host, report, shared_reads)
             declared.append(_with_steps(by_id, steps))
             continue
-        resource_config = _endpoint_resource(endpoint, report, source.page_size, tokens, steps)
+        children = [e for e in endpoints if e.parent == endpoint.name]
+        resource_config = _endpoint_resource(endpoint, report, source.page_size, tokens, steps, children)
         if endpoint.name == AUDIT_EVENTS:
             # appended without merge, an overlap would duplicate events: no lag in snapshots mode
             _audit_events_window(resource_config, snapshot_time, history_mode == "scd2")  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from requests.hooks import default_hooks, dispatch_hook
 
 from . import settings
+from .concurrency import AdaptiveConcurrency, Answer
 from .endpoints import Endpoint
 from .outcomes import BodyTimeout, Kind, Outcome, Timeouts, of_answer, of_no_answer
 from .rate_limit import RateLimiter, parse_reset_header
@@ -59,6 +60,7 @@ class RequestStats:
     rate_limited: int = 0
     faults: int = 0
     by_status: Dict[int, int] = field(default_factory=dict)
+    concurrency: Optional[AdaptiveConcurrency] = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, status: Optional[int], retried: bool, rate_limited: bool = False) -> None:
@@ -77,6 +79,7 @@ class RequestStats:
             "retries": self.retries,
             "rate_limited": self.rate_limited,
             "faults": self.faults,
+            **({"concurrency": self.concurrency.summary()} if self.concurrency is not None else {}),
         }
 
 
@@ -122,7 +125,7 @@ class SegmentSession(requests.Session):
         backoff_base: float = settings.BACKOFF_BASE_SECONDS,
         backoff_max: float = settings.BACKOFF_MAX_SECONDS,
         timeouts: Timeouts = Timeouts(),
-        pool_size: int = settings.DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY,
     ) -> None:
         super().__init__()
         self.rate_limiter = rate_limiter or RateLimiter()
@@ -132,9 +135,10 @@ class SegmentSession(requests.Session):
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.timeouts = timeouts
-        self.stats = RequestStats()
+        self.concurrency = AdaptiveConcurrency(max_concurrency)
+        self.stats = RequestStats(concurrency=self.concurrency)
         self._stopped: Optional[SegmentAPIUnavailable] = None  # why the run ends: later requests fail at once
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4))
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(max_concurrency, 4))
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
@@ -164,11 +168,7 @@ class SegmentSession(requests.Session):
             if self._stopped is not None:
                 raise self._stopped
             attempt += 1
-            self.rate_limiter.acquire(endpoint_limit)
-            try:
-                response, outcome = self._send_once(request, endpoint, **kwargs)
-            finally:
-                self.rate_limiter.release()
+            response, outcome = self._send_in_turn(request, endpoint, endpoint_limit, **kwargs)
             if outcome.rate_limited:
                 rate_limited_waits += 1
                 self._wait_after_429(response, rate_limited_waits, request)  # type: ignore[arg-type]
@@ -180,6 +180,25 @@ class SegmentSession(requests.Session):
             if attempt >= self.max_attempts or (outcome.attempts and slow_or_malformed >= outcome.attempts):
                 return self._give_up(request, response, outcome.given_up(attempt))
             time.sleep(self._backoff(attempt))
+
+    def _send_in_turn(self, request: requests.PreparedRequest, endpoint: Optional[Endpoint],
+                      endpoint_limit: Optional[str], **kwargs: Any):
+        """One attempt once both the concurrency limit and the rate limits let it start."""
+        started = self.concurrency.acquire()
+        answer = None
+        try:
+            self.rate_limiter.acquire(endpoint_limit)
+            try:
+                sent = time.monotonic()
+                response, outcome = self._send_once(request, endpoint, **kwargs)
+            finally:
+                self.rate_limiter.release()
+            if response is not None:
+                answer = Answer(endpoint.name if endpoint else "", time.monotonic() - sent, outcome.rate_limited,
+                                _remaining(response))
+            return response, outcome
+        finally:
+            self.concurrency.release(started, answer)
 
     def _send_once(self, request: requests.PreparedRequest, endpoint: Optional[Endpoint], **kwargs: Any):
         """One attempt: (the response, or None when there was no complete answer; its outcome)."""
@@ -238,6 +257,13 @@ class SegmentSession(requests.Session):
     def _backoff(self, attempt: int) -> float:
         delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
         return delay * (0.5 + random.random() / 2)
+
+
+def _remaining(response: requests.Response) -> Optional[int]:
+    try:
+        return int(response.headers["X-RateLimit-Remaining"])
+    except (KeyError, ValueError):
+        return None
 
 
 def _with_outcome(response: requests.Response, outcome: Outcome) -> requests.Response:

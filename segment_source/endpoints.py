@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 FUNCTION_RESOURCE_TYPES = ("SOURCE", "DESTINATION", "INSERT_SOURCE", "INSERT_DESTINATION", "INSERT_TRANSFORMATION")
 INSERT_FUNCTION_TYPES = ("INSERT_SOURCE", "INSERT_DESTINATION", "INSERT_TRANSFORMATION")
@@ -96,6 +96,9 @@ class Endpoint:
     # (table, column of this row naming one of its rows): this row goes when that resource is deleted
     # (a deleted source takes its destinations with it); rows read through a parent go with it anyway
     refers_to: Tuple[Tuple[str, str], ...] = ()
+    # a child read only under parents whose item has a non-empty value at this dotted path: under the
+    # others the API has nothing by definition, so the request is not sent
+    only_under_parents_with: Optional[str] = None
 
     @property
     def table_name(self) -> str:
@@ -108,6 +111,22 @@ class Endpoint:
     def endpoint_path(self) -> str:
         """The path for dlt: a child's `{field}` becomes a reference to its parent resource's rows."""
         return self._with_parent(self.path) if self.parent else self.path
+
+    def reads_under(self, parent_item: Dict[str, Any]) -> bool:
+        """False only when the parent's item has an empty value at `only_under_parents_with`; an item
+        without that field (not what the API documents) is read, to be safe."""
+        if not self.only_under_parents_with:
+            return True
+        value: Any = parent_item
+        for name in self.only_under_parents_with.split("."):
+            if not isinstance(value, dict) or name not in value:
+                return True
+            value = value[name]
+        return value not in ([], {}, "", None)
+
+    def path_under(self, parent_item: Dict[str, Any]) -> str:
+        """The request path of this child under one parent item, as the session sees it."""
+        return "/" + PLACEHOLDER.sub(lambda m: str(parent_item.get(m.group(1), "")), self.path)
 
     @property
     def endpoint_params(self) -> Dict[str, str]:
@@ -162,8 +181,10 @@ CORE = [
              by_id=ById("destinations/{id}", "destination"), refers_to=(("sources", "source_id"),)),
     child("destination_filters", "destination/{id}/filters", "filters", "destinations",
           {"id": "destination_id"}, audit_resources=("id", "destination_id")),
+    # only Actions destinations have subscriptions, and only their catalog entry lists actions
     child("destination_subscriptions", "destinations/{id}/subscriptions", "subscriptions", "destinations",
-          {"id": "destination_id"}, stability="alpha", audit_resources=("id", "destination_id")),
+          {"id": "destination_id"}, stability="alpha", audit_resources=("id", "destination_id"),
+          only_under_parents_with="metadata.actions"),
     Endpoint("warehouses", "warehouses", "warehouses", audit_types=("warehouse", "storagedestination"),
              by_id=ById("warehouses/{id}", "warehouse")),
     # One call per warehouse rather than per source: far fewer parents, the same edges.

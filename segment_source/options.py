@@ -143,16 +143,19 @@ def build_session(
         return next((endpoint for pattern, endpoint in patterns if pattern.match(path)), None)
 
     def already_skipped(path: str) -> bool:
-        # once a table is known to be unreadable (e.g. 401 for every parent), asking again is waste
+        # once a table is known to be unreadable (e.g. 401 for every parent), asking again is waste; so is
+        # a request whose parent proved it empty
+        if report is None:
+            return False
         endpoint = endpoint_of(path)
-        return report is not None and endpoint is not None and report.is_skipped(endpoint.table_name)
+        return endpoint is not None and (report.is_skipped(endpoint.table_name) or report.is_unneeded(path))
 
     limits = {e.name: e.rate_limit_per_minute for e in endpoints if e.rate_limit_per_minute}
     return SegmentSession(
         rate_limiter=RateLimiter(requests_per_minute, limits),
         endpoint_of=endpoint_of,
         already_skipped=already_skipped,
-        pool_size=max_concurrency,
+        max_concurrency=max_concurrency,
         backoff_base=retry_backoff_seconds,
         timeouts=timeouts,
     )

@@ -26,6 +26,21 @@ class ExtractionReport:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.tables: Dict[str, TableReport] = {}
+        self._unneeded: Dict[str, Set[str]] = {}  # table -> request paths its parents prove empty
+
+    def unneeded(self, table: str, path: str) -> None:
+        """This request would answer an empty list (its parent has none): it is not sent."""
+        with self._lock:
+            self._unneeded.setdefault(table, set()).add(path)
+
+    def is_unneeded(self, path: str) -> bool:
+        with self._lock:
+            return any(path in paths for paths in self._unneeded.values())
+
+    def unneeded_requests(self) -> Dict[str, int]:
+        """Requests not sent per table, because the parent's item proved them empty."""
+        with self._lock:
+            return {table: len(paths) for table, paths in sorted(self._unneeded.items())}
 
     def _table(self, table: str) -> TableReport:
         return self.tables.setdefault(table, TableReport())

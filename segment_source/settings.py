@@ -30,7 +30,8 @@ BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
 # Upper bound on a single rate-limit wait the API asks for; longer waits mean something is wrong.
 MAX_RATE_LIMIT_WAIT_SECONDS = 300.0
-DEFAULT_MAX_CONCURRENCY = 8
+# most requests in flight unless the user sets one; the run starts lower and follows the API (`concurrency`)
+DEFAULT_MAX_CONCURRENCY = 32
 DEFAULT_REQUESTS_PER_MINUTE = 1200
 
 # Source write keys are credentials: by default only a fingerprint is stored.

@@ -61,3 +61,21 @@ def test_change_run_benchmark_compares_requests_and_end_state(tmp_path: Path) ->
         assert run["change_driven"]["requests"] < run["full"]["requests"], tag
         assert run["requests_ratio"] == round(run["full"]["requests"] / run["change_driven"]["requests"], 1)
         assert run["same_current_state_as_a_full_snapshot"], (tag, run["tables_differing"])
+
+
+def test_default_groups_scenario_records_in_flight_and_its_targets(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--scale", "tiny", "--latency-ms", "20", "--tables", "default",
+         "--name", "smoke-default", "--out-dir", str(tmp_path), "--timeout", "120"],
+        cwd=REPO, capture_output=True, text=True, timeout=240,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    result = json.loads((tmp_path / "smoke-default.json").read_text())
+
+    assert set(result["runs"]) == {"ours"}, "the baseline reads the 11 benchmarked tables only"
+    run = result["runs"]["ours"]
+    assert {"users", "destination_subscriptions", "source_settings"} <= set(run["rows_by_table"])
+    assert run["in_flight_timeline"] and max(peak for _, _, peak in run["in_flight_timeline"]) >= 1
+    assert run["client_stats"]["concurrency"]["ceiling"] >= run["client_stats"]["concurrency"]["peak_in_flight"]
+    assert {row["target"] for row in result["targets"]} == {"wall_s", "peak_rss_mb"}
+    assert "requests_vs_minimal_plan" not in result["comparison"]

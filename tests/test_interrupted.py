@@ -74,16 +74,18 @@ RUNS_AT_ONCE = 3  # tracks are independent; dlt keeps its contexts per thread
 
 DRIVER = r'''
 """One `run_snapshot` that pauses at a given point, so that the test can SIGKILL it right there."""
-import contextlib, json, os, sys, time
+import contextlib, json, os, sys, threading, time
 
 config = json.loads(sys.argv[1])
 point, marker = config["point"], config["marker"]
+first = threading.Lock()  # parallel load jobs can reach a point together: the first one writes the marker
 
 
 def pause(detail=""):
-    with open(marker + ".tmp", "w") as handle:
-        json.dump({"point": point, "detail": detail}, handle)
-    os.replace(marker + ".tmp", marker)
+    if first.acquire(blocking=False):
+        with open(marker + ".tmp", "w") as handle:
+            json.dump({"point": point, "detail": detail}, handle)
+        os.replace(marker + ".tmp", marker)
     time.sleep(600)
     os._exit(3)  # never reached: the test kills us
 

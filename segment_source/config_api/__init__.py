@@ -143,7 +143,7 @@ def open_config_api(
         raise ValueError("No Config API access token: set SEGMENT_ACCESS_TOKEN or sources.segment.access_token.")
     base = (base_url or DEFAULT_BASE_URL).rstrip("/")
     rate = requests_per_minute or REQUESTS_PER_MINUTE  # above 200 only for an emulator
-    session = SegmentSession(rate_limiter=RateLimiter(rate, {}), pool_size=max_concurrency,
+    session = SegmentSession(rate_limiter=RateLimiter(rate, {}), max_concurrency=max_concurrency,
                              backoff_base=retry_backoff_seconds,
                              timeouts=Timeouts(connect_timeout_seconds, read_timeout_seconds))
     session.headers["Authorization"] = f"Bearer {access_token}"
