@@ -38,16 +38,27 @@ def read_bridges(pipeline: dlt.Pipeline) -> Dict[str, List[Dict[str, Any]]]:
     return known
 
 
-def load_bridges(pipeline: dlt.Pipeline, bridges: Dict[str, List[Dict[str, Any]]], skipped: Dict[str, str]) -> None:
-    """Merges what this run learned of the bridges of the tables it read in full, one row per object."""
+def load_bridges(pipeline: dlt.Pipeline, bridges: Dict[str, List[Dict[str, Any]]], skipped: Dict[str, str],
+                 known: Dict[str, List[Dict[str, Any]]]) -> None:
+    """Merges what this run learned of the bridges of the tables it read in full, one row per object. Rows
+    already stored as they are (`known`, from `read_bridges`) are left out: a run that learned nothing new
+    costs no load."""
     resources = [
         dlt.resource(rows, name=bridge, write_disposition="merge", primary_key=["workspace_id", "record_key"],
                      columns=BRIDGE_COLUMNS)
         for table, bridge in BRIDGE_TABLES.items()
-        if (rows := bridges.get(bridge)) and table not in skipped
+        if (rows := _not_stored(bridges.get(bridge) or [], known.get(table) or [])) and table not in skipped
     ]
     if resources:
         pipeline.run(resources, loader_file_format=loader_file_format(pipeline)).raise_on_failed_jobs()
+
+
+def _not_stored(rows: List[Dict[str, Any]], stored: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    def identity(row: Dict[str, Any]) -> tuple:
+        return tuple(row.get(name) for name in BRIDGE_COLUMNS)
+
+    already = {identity(row) for row in stored}
+    return [row for row in rows if identity(row) not in already]
 
 
 def move_to_public_ids(pipeline: dlt.Pipeline, rekeyed: Dict[str, Dict[str, str]], workspace_id: str) -> None:

@@ -294,7 +294,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     settings = source_settings(**_source_kwargs(options))
     change_plan, full_reason = None, None
     api = options.api or "public"
-    identities = Identities(read_bridges(pipeline))
+    known_bridges = read_bridges(pipeline)
+    identities = Identities(known_bridges)
     if api == "config":
         session, base, workspace = open_config_api(**_config_source_kwargs(options))
         if options.mode == "changes":
@@ -355,7 +356,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     give_back_freed_memory()
     load_info = pipeline.load()
     load_info.raise_on_failed_jobs()
-    load_bridges(pipeline, identities.bridge_rows(workspace["id"]), skipped)
+    load_bridges(pipeline, identities.bridge_rows(workspace["id"]), skipped, known_bridges)
     if change_plan is not None:
         snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode, api)
         with pipeline.sql_client() as sql:
