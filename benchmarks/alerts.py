@@ -13,12 +13,10 @@ next to the snapshot's own time; then a rerun, which must send nothing. Results 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from pipelines.notify import SegmentSink, SlackSink, WebhookSink, deliver
@@ -26,7 +24,7 @@ from pipelines.runner import RunOptions, run_snapshot
 from segment_emulator import Emulator, generate_workspace
 from tests.http_receiver import Receiver
 
-from .run import RESULTS, TOKEN, machine
+from .run import RESULTS, TOKEN, machine, write_result
 
 SEED = 7
 
@@ -80,10 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"  {sink['sink']}: {sink['delivered']} delivered in {sink['requests']} requests,"
               f" {sink['bytes_sent']:,} bytes in {sink['seconds']} s")
     print(f"rerun: {run['rerun_requests']} requests, {run['rerun_resent']} resent")
-    out = Path(args.out_dir) / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {write_result(args.out_dir, name, result)}")
     return 0
 
 

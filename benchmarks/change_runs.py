@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import duckdb
@@ -29,7 +28,7 @@ from segment_emulator import Emulator, generate_workspace
 from segment_source.endpoints import history_tables
 
 from .plan import BENCH_TABLES
-from .run import RESULTS, TOKEN, machine
+from .run import RESULTS, TOKEN, machine, write_result
 
 TARGET_RATIO = 20.0  # issue 5: at least 20x fewer requests than a full snapshot, after 20 mutations
 
@@ -107,10 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               f" {run['requests_ratio']}x fewer requests (goal >= {TARGET_RATIO:g}: {met});"
               f" same current state as a full snapshot: {run['same_current_state_as_a_full_snapshot']}"
               + (f" (differs: {', '.join(run['tables_differing'])})" if run["tables_differing"] else ""))
-    out = Path(args.out_dir) / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {write_result(args.out_dir, name, result)}")
     return 0
 
 

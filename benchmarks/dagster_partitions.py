@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import dagster as dg
@@ -27,7 +26,7 @@ from pipelines.dagster_definitions import build_definitions
 from pipelines.runner import RunOptions, run_workspaces
 from segment_emulator import Emulator, generate_workspace
 
-from .run import RESULTS, machine
+from .run import RESULTS, machine, write_result
 
 SEEDS = {"us": 21, "eu": 22}
 
@@ -82,10 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               "run": run}
     print(f"two partitions (US, EU) in {run['two_partitions_wall_s']} s {run['partition_wall_s']};"
           f" the runner alone: {run['runner_alone_wall_s']} s; definitions load: {run['definitions_load_s']} s")
-    out = Path(args.out_dir) / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {write_result(args.out_dir, name, result)}")
     return 0
 
 

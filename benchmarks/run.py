@@ -64,6 +64,14 @@ TARGETS = {
 # --- machine and scenario -------------------------------------------------------------------------------------
 
 
+def write_result(out_dir: str, name: str, result: Dict[str, Any]) -> Path:
+    """Writes a benchmark's result as `<out_dir>/<name>.json` (the folder made if needed) and returns its path."""
+    out = Path(out_dir) / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return out
+
+
 def machine() -> Dict[str, Any]:
     def version(package: str) -> Optional[str]:
         try:
@@ -520,10 +528,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   f" peak RSS {_fmt(run['peak_rss_mb'])} MB{failure}", file=sys.stderr, flush=True)
     result["comparison"] = compare(result["runs"], plan if args.tables == "bench" else None, args.rate_limit_rps)
     result["targets"] = targets(result["comparison"], result["runs"], args.rate_limit_rps, args.tables)
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out_path = out_dir / f"{result['name']}.json"
-    out_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    out_path = write_result(args.out_dir, result["name"], result)
     print("\n".join(summary_lines(result)))
     print(f"\nwrote {out_path}")
     failed = [kind for kind, run in result["runs"].items() if run.get("error") or run["exit_code"] != 0]
