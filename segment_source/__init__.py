@@ -202,6 +202,19 @@ def _with_steps(resource: DltResource, steps: List[ProcessingSteps]) -> DltResou
     return resource
 
 
+def scd2_disposition(snapshot_time: datetime, scope: str) -> Dict[str, Any]:
+    """dlt's SCD2 merge of one snapshot: `scope` says which existing rows this load may retire."""
+    return {
+        "disposition": "merge",
+        "strategy": "scd2",
+        # validity follows when the workspace was observed, not when the load ran
+        "boundary_timestamp": snapshot_time.isoformat(),
+        # this workspace's rows only (another workspace's are never touched), and in a change-driven run
+        # only the records it read again. Always set: the hint is stored with the table and outlives one run.
+        "destination_scope": scope,
+    }
+
+
 def _apply_history_hints(resource: DltResource, endpoint: Endpoint, snapshot_time: datetime, mode: str,
                          scope: str) -> None:
     if endpoint.name == AUDIT_EVENTS:
@@ -211,18 +224,7 @@ def _apply_history_hints(resource: DltResource, endpoint: Endpoint, snapshot_tim
         resource.apply_hints(write_disposition="append")
         return
     if endpoint.history:
-        resource.apply_hints(
-            write_disposition={
-                "disposition": "merge",
-                "strategy": "scd2",
-                # validity follows when the workspace was observed, not when the load ran
-                "boundary_timestamp": snapshot_time.isoformat(),
-                # which existing rows this load may retire: this workspace's (another workspace's rows
-                # are never touched), and in a change-driven run only the records it read again.
-                # Always set, because the hint is stored with the table and would outlive one run.
-                "destination_scope": scope,
-            },
-        )
+        resource.apply_hints(write_disposition=scd2_disposition(snapshot_time, scope))
     else:
         resource.apply_hints(write_disposition="merge", primary_key=["workspace_id", "record_key"])
 

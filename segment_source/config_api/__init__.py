@@ -24,6 +24,7 @@ from dlt.sources.helpers.rest_client.client import RESTClient
 
 from .. import settings
 from ..client import SegmentSession, outcome_of
+from .. import scd2_disposition
 from ..identity import Identities
 from ..outcomes import Kind, Outcome, Timeouts
 from ..rate_limit import RateLimiter
@@ -114,9 +115,7 @@ def _history_hints(resource: DltResource, endpoint_sees: Optional[str], snapshot
         return
     if endpoint_sees:
         scope += f" AND ({endpoint_sees})"  # rows this API cannot see are never retired by it
-    resource.apply_hints(write_disposition={"disposition": "merge", "strategy": "scd2",
-                                            "boundary_timestamp": snapshot_time.isoformat(),
-                                            "destination_scope": scope})
+    resource.apply_hints(write_disposition=scd2_disposition(snapshot_time, scope))
 
 
 def open_config_api(
@@ -247,10 +246,7 @@ def config_api_source(
         resource = dlt.resource(generate(), name=table, table_name=table)
         _history_hints(resource, _sees(table_endpoints[0], identities), snapshot_time, history_mode, scope)
         built.append(resource)
-    built[0].apply_hints(write_disposition={"disposition": "merge", "strategy": "scd2",
-                                            "boundary_timestamp": snapshot_time.isoformat(),
-                                            "destination_scope": scope}) if history_mode == "scd2" else \
-        _history_hints(built[0], None, snapshot_time, history_mode, scope)
+    _history_hints(built[0], None, snapshot_time, history_mode, scope)
     return built
 
 
