@@ -4,6 +4,7 @@ PostgreSQL server for the session. CONTRIBUTING.md lists them, with the markers.
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -14,6 +15,10 @@ import pytest
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # retries back off from 1 s in production; tests exercise the same path faster
 os.environ.setdefault("SOURCES__SEGMENT__RETRY_BACKOFF_SECONDS", "0.02")
+# a suite started in the background by a script (`pytest &`: the shell ignores SIGINT for it) would pass that on
+# to the runs the tests interrupt with SIGINT, and they would never stop: they get what a terminal gives them
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from segment_emulator import Emulator, Workspace, generate_workspace  # noqa: E402
 
