@@ -4,7 +4,9 @@ PostgreSQL server for the session. CONTRIBUTING.md lists them, with the markers.
 from __future__ import annotations
 
 import os
+import signal
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterator, List
 
@@ -13,6 +15,10 @@ import pytest
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # retries back off from 1 s in production; tests exercise the same path faster
 os.environ.setdefault("SOURCES__SEGMENT__RETRY_BACKOFF_SECONDS", "0.02")
+# a suite started in the background by a script (`pytest &`: the shell ignores SIGINT for it) would pass that on
+# to the runs the tests interrupt with SIGINT, and they would never stop: they get what a terminal gives them
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from segment_emulator import Emulator, Workspace, generate_workspace  # noqa: E402
 
@@ -28,10 +34,28 @@ TOKEN = "test-token"
 
 def pytest_collection_modifyitems(items):
     """A test that needs PostgreSQL is marked `postgres` by the fixture it uses, so `-m "not postgres"` works
-    without anyone remembering to mark it."""
+    without anyone remembering to mark it. Then the modules with the most `slow` tests go first: the workers
+    (pytest-xdist, a module per worker at a time) take modules in this order, so the long ones start early
+    and the many quick ones fill in at the end, and both workers finish together."""
     for item in items:
         if "postgres_dsn" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+    slow_tests = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow_tests[item.path])  # stable: a module's tests keep their order
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_dlt_data_dir(tmp_path_factory) -> Iterator[Path]:
+    """dlt's default working directory (~/.dlt, or DLT_DATA_DIR) is the session's own: the suite's workers run
+    side by side (pytest-xdist), and a test that runs a pipeline under the default directory must not meet
+    another worker's, nor the developer's own pipelines."""
+    previous = os.environ.get("DLT_DATA_DIR")
+    os.environ["DLT_DATA_DIR"] = str(tmp_path_factory.mktemp("dlt"))
+    yield Path(os.environ["DLT_DATA_DIR"])
+    if previous is None:
+        os.environ.pop("DLT_DATA_DIR", None)
+    else:
+        os.environ["DLT_DATA_DIR"] = previous
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 
 from pipelines import cli
 from pipelines.runner import RunOptions, run_snapshot
-from segment_emulator import generate_workspace
+from segment_emulator import Emulator, generate_workspace
 from segment_source.config_api.pages import PageTokenPaginator
 from segment_source.config_api.shapes import unpack_rules
 
@@ -305,17 +305,23 @@ def test_a_config_run_between_public_runs_leaves_destinations_it_cannot_name_alo
 # --- bad input ----------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def config_loaded(emulator, tmp_path, monkeypatch):
-    options = _options(emulator, tmp_path, "config")
-    assert not run_snapshot(options).skipped
+@pytest.fixture(scope="module")
+def config_loaded(tmp_path_factory):
+    """One Config API snapshot that the bad-input tests share: each compares the tables it cares about before
+    and after its own run, so none depends on what another did."""
+    workspace = generate_workspace(seed=11, scale="small")
+    with Emulator(workspace, tokens={PUBLIC_TOKEN: "owner"}, config_tokens={CONFIG_TOKEN: "owner"}) as emulator:
+        options = _options(emulator, tmp_path_factory.mktemp("config_loaded"), "config")
+        assert not run_snapshot(options).skipped
 
-    def run(token, *extra):
-        monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", token)
-        return cli.main(["run", "--duckdb-path", options.duckdb_path, "--pipelines-dir", options.pipelines_dir,
-                         "--pipeline-name", options.pipeline_name, "--requests-per-minute", "60000", *extra])
+        def run(token, *extra):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("SEGMENT_ACCESS_TOKEN", token)
+                return cli.main(["run", "--duckdb-path", options.duckdb_path, "--pipelines-dir",
+                                 options.pipelines_dir, "--pipeline-name", options.pipeline_name,
+                                 "--requests-per-minute", "60000", *extra])
 
-    return emulator, options, run
+        yield emulator, options, run
 
 
 def test_a_public_token_sent_to_the_config_api_is_refused_in_one_line(config_loaded, capsys):

@@ -20,7 +20,8 @@ from .helpers import current_keys
 @pytest.mark.slow
 def test_rate_limited_run_waits_as_told_and_completes(start_emulator, options_for):
     workspace = generate_workspace(seed=3, scale="small")
-    emulator = start_emulator(workspace, rate_limit_rps=10)
+    # unpaced, eight threads would send hundreds of requests a second: 40 a second is still far below that
+    emulator = start_emulator(workspace, rate_limit_rps=40)
     options = options_for(emulator, page_size=10, max_concurrency=8)
 
     result = run_snapshot(options)
