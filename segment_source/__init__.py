@@ -22,6 +22,7 @@ from dlt.sources.rest_api.typing import EndpointResource, ProcessingSteps, RESTA
 
 from . import jsonpath_cache  # noqa: F401  (speeds up dlt's JSONPath parsing for every resource)
 from . import settings
+from .config_resolution import one_runtime_configuration
 from .by_id import SharedReads, by_id_resource
 from .changes import AUDIT_EVENTS, ChangePlan, endpoints_to_read
 from .client import SegmentSession, outcome_of, parsed_body
@@ -302,7 +303,8 @@ def segment_source(
         declared.append(resource_config)
     config: RESTAPIConfig = {"client": {"base_url": source.host + "/", "session": session}, "resources": declared}
 
-    built = {resource.name: resource for resource in rest_api_resources(config)}
+    with one_runtime_configuration():
+        built = {resource.name: resource for resource in rest_api_resources(config)}
     workspace_scope = f"workspace_id = '{_sql_text(workspace_id)}'"
     for endpoint in endpoints:
         name = audit_resource_name(workspace_id) if endpoint.name == AUDIT_EVENTS else endpoint.name
