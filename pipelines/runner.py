@@ -4,7 +4,7 @@
       ->  GET / (which workspace), and for `--mode changes` the plan from the audit trail (`change_runs`)
       ->  extract (dlt rest_api, concurrent)  ->  discard tables the report marks incomplete (`package`)
       ->  normalize + load (SCD2 per workspace, audit events merged on id)
-      ->  config_changes + snapshots (`run_records`: a second, small load into the same dataset)
+      ->  config_changes + snapshots, and new bridges (`run_records`: a second, small load into the same dataset)
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from .recovery import (  # noqa: F401 - unfinished_extractions: public here
     unfinished_elsewhere,
     unfinished_extractions,
 )
-from .bridges import load_bridges, move_to_public_ids, read_bridges
+from .bridges import bridge_resources, move_to_public_ids, read_bridges
 from .run_records import forget_pending_run, load_run_records, save_pending_run
 
 logger = logging.getLogger("segment_history")
@@ -356,21 +356,23 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     give_back_freed_memory()
     load_info = pipeline.load()
     load_info.raise_on_failed_jobs()
-    load_bridges(pipeline, identities.bridge_rows(workspace["id"]), skipped, known_bridges)
     if change_plan is not None:
         snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode, api)
         with pipeline.sql_client() as sql:
             change_runs.retire_unseen(sql, change_plan, report, endpoints_read, skipped, snapshot)
-    return _record_run(pipeline, result, complete, report)
+    bridges = bridge_resources(identities.bridge_rows(workspace["id"]), skipped, known_bridges)
+    return _record_run(pipeline, result, complete, report, bridges)
 
 
-def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], report: Any) -> RunResult:
-    """The change log and the `snapshots` row of a loaded run (also of one a killed process loaded)."""
+def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], report: Any,
+                bridges: Sequence[Any] = ()) -> RunResult:
+    """The change log and the `snapshots` row of a loaded run (also of one a killed process loaded), with
+    the bridges the run learned."""
     snapshot = _snapshot(pipeline, result.run_id, result.workspace_id, result.started_at, history_mode(pipeline),
                          result.api)
     changes = _record_history(pipeline, report, complete, snapshot, partial_read=result.mode == "changes")
     result = replace(result, finished_at=datetime.now(timezone.utc), changes=len(changes))
-    load_run_records(pipeline, result.snapshot_row(complete), changes)
+    load_run_records(pipeline, result.snapshot_row(complete), changes, bridges)
     forget_pending_run(pipeline)
     forget_loaded_packages(pipeline)
     return result
