@@ -81,21 +81,25 @@ def notify_after_runs(options: RunOptions, run_ids: Sequence[str], sinks: Option
                       ) -> NotifyReport:
     """After a snapshot: never raises, so a failed notification never fails the snapshot."""
     try:
-        return deliver(options, run_ids, sinks)
+        return deliver(options, run_ids, sinks, synced=True)
     except Exception as exc:  # noqa: BLE001 - reported as a warning; the snapshot is already loaded
         logger.debug("notifications failed", exc_info=True)
         return NotifyReport(error=f"{_one_line(exc)}; `segment-history notify` sends what is pending")
 
 
-def deliver(options: RunOptions, run_ids: Sequence[str] = (), sinks: Optional[List[Sink]] = None) -> NotifyReport:
+def deliver(options: RunOptions, run_ids: Sequence[str] = (), sinks: Optional[List[Sink]] = None,
+            synced: bool = False) -> NotifyReport:
     """Queues the changes of `run_ids` and delivers everything pending, for each sink: two loads in all,
-    one for what is queued and one for what was sent."""
+    one for what is queued and one for what was sent. `synced`: this process has just run into the options'
+    target, so the pipeline's local state is the destination's (else it is synced first, as a run does)."""
     sinks = configured_sinks() if sinks is None else sinks
     if not sinks:
         return NotifyReport()
     started = time.monotonic()
     with run_lock(options):
         pipeline = make_pipeline(options)
+        if not synced:
+            pipeline.sync_destination()
         reports = [SinkReport(sink.name) for sink in sinks]
         _queue(pipeline, sinks, run_ids, reports)
         attempted: List[Dict[str, Any]] = []

@@ -14,6 +14,7 @@ import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
 
 from ..history import fetch_dicts, table_exists
+from ..run_records import load_synced
 from .changes import Change
 from .delivery import Outcome
 
@@ -83,10 +84,11 @@ def pending(sql: Any, sink: str) -> List[Dict[str, Any]]:
 
 
 def save(pipeline: dlt.Pipeline, rows: List[Dict[str, Any]]) -> None:
+    """Loads the rows; the pipeline's state was synced with the destination before (`dispatch.deliver`)."""
     merges = bool(pipeline.destination.capabilities().supported_merge_strategies)
     resource = dlt.resource(rows or [dlt.mark.materialize_table_schema()], name=TABLE, columns=COLUMNS,
                             primary_key=KEY, write_disposition="merge" if merges else "append")
-    pipeline.run(resource).raise_on_failed_jobs()
+    load_synced(pipeline, [resource])
 
 
 def utc_now() -> datetime:
