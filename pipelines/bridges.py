@@ -38,16 +38,23 @@ def read_bridges(pipeline: dlt.Pipeline) -> Dict[str, List[Dict[str, Any]]]:
     return known
 
 
-def bridge_resources(bridges: Dict[str, List[Dict[str, Any]]], skipped: Dict[str, str],
-                     known: Dict[str, List[Dict[str, Any]]]) -> List[DltResource]:
-    """What this run learned of the bridges of the tables it read in full, one row per object, to merge
-    (loaded with the run tables, `run_records.load_run_records`). Rows already stored as they are (`known`,
-    from `read_bridges`) are left out: a run that learned nothing new loads no bridge."""
-    return [
-        dlt.resource(rows, name=bridge, write_disposition="merge", primary_key=["workspace_id", "record_key"],
-                     columns=BRIDGE_COLUMNS)
-        for table, bridge in BRIDGE_TABLES.items()
+def new_bridge_rows(bridges: Dict[str, List[Dict[str, Any]]], skipped: Dict[str, str],
+                    known: Dict[str, List[Dict[str, Any]]]) -> Dict[str, List[Dict[str, Any]]]:
+    """What this run learned of the bridges of the tables it read in full, one row per object, by bridge
+    table. Rows already stored as they are (`known`, from `read_bridges`) are left out: a run that learned
+    nothing new loads no bridge."""
+    return {
+        bridge: rows for table, bridge in BRIDGE_TABLES.items()
         if (rows := _not_stored(bridges.get(bridge) or [], known.get(table) or [])) and table not in skipped
+    }
+
+
+def bridge_resources(rows: Dict[str, List[Dict[str, Any]]]) -> List[DltResource]:
+    """The rows of `new_bridge_rows`, to merge (they are loaded with the run tables, `run_records`)."""
+    return [
+        dlt.resource(bridge_rows, name=bridge, write_disposition="merge", primary_key=["workspace_id", "record_key"],
+                     columns=BRIDGE_COLUMNS)
+        for bridge, bridge_rows in rows.items()
     ]
 
 

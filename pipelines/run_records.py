@@ -2,7 +2,7 @@
 
 They are loaded after the run's tables, in a second small load into the same dataset (with the bridges the
 run learned, `bridges.bridge_resources`). A run killed between the two loads must still get its rows: so the run keeps what it needs to write them (its pending-run
-record) in a file beside the run lock, written before its tables are loaded and removed once its
+record, with the bridge rows it learned) in a file beside the run lock, written before its tables are loaded and removed once its
 `snapshots` row is; the next run records it from there (see `recovery.loaded_unrecorded_run`).
 """
 

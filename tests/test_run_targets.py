@@ -81,8 +81,8 @@ def test_an_interrupted_run_is_finished_only_into_its_own_destination(two_worksp
     assert workspace_ids(a) == {x.workspace["id"]}
     assert duckdb_rows(b) == after_b
     rows_a = duckdb_rows(a)
-    # the interrupted run's load and run records, then this run's (its records load also stores the bridge
-    # tables, tracking_plan_ids and destination_ids: the interrupted one was stopped before them)
+    # the interrupted run's load and run records (with the bridge tables it learned, tracking_plan_ids and
+    # destination_ids, kept in its pending-run record), then this run's
     assert rows_a["snapshots"] == 2 and rows_a["_dlt_loads"] == 4, "the interrupted run, then this one"
     assert not make_pipeline(cli._run_options(cli.build_parser().parse_args(args(x_api, a)))).has_pending_data
 
