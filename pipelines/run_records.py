@@ -1,9 +1,10 @@
 """The run tables: `snapshots` (one row per run) and `config_changes` (the field-level change log).
 
-They are loaded after the run's tables, in a second small load into the same dataset (with the bridges the
-run learned, `bridges.bridge_resources`). A run killed between the two loads must still get its rows: so the run keeps what it needs to write them (its pending-run
-record, with the bridge rows it learned) in a file beside the run lock, written before its tables are loaded and removed once its
-`snapshots` row is; the next run records it from there (see `recovery.loaded_unrecorded_run`).
+They are loaded after the run's tables, in a second small load into the same dataset, with the bridges the
+run learned (`bridges.new_bridge_rows`). A run killed between the two loads must still get its rows: so the
+run keeps what it needs to write them (its pending-run record, bridge rows included) in a file beside the
+run lock, written before its tables are loaded and removed once its `snapshots` row is; the next run
+records it from there (see `recovery.loaded_unrecorded_run`).
 """
 
 from __future__ import annotations
