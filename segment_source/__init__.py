@@ -22,10 +22,10 @@ from dlt.sources.rest_api.typing import EndpointResource, ProcessingSteps, RESTA
 
 from . import jsonpath_cache  # noqa: F401  (speeds up dlt's JSONPath parsing for every resource)
 from . import settings
-from .config_resolution import one_runtime_configuration
 from .by_id import SharedReads, by_id_resource
 from .changes import AUDIT_EVENTS, ChangePlan, endpoints_to_read
 from .client import SegmentSession, outcome_of, parsed_body
+from .config_resolution import one_runtime_configuration
 from .endpoints import WORKSPACE_TABLE, Endpoint
 from .identity import OBSERVED_TABLES, Identities, public_observer
 from .options import SourceSettings, build_session, open_session, resolve_base_url, source_settings
