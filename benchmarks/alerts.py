@@ -46,7 +46,7 @@ def scenario(scale: str, seed: int, changes: int, workdir: str) -> Dict[str, Any
             result = run_snapshot(options)
             snapshot_seconds = round(time.perf_counter() - started, 2)
             started = time.perf_counter()
-            report = deliver(options, [result.run_id], sinks)
+            report = deliver(options, [result.run_id], sinks, synced=True)  # as `run` does after its runs
             notify_seconds = round(time.perf_counter() - started, 2)
             events = len(emulator.tracking.received)
             rerun = deliver(options, [result.run_id], sinks)

@@ -8,10 +8,10 @@ from typing import Any, Dict, List
 
 import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.extract import DltResource
 
 from segment_source.identity import BRIDGE_TABLES
 
-from .destination import loader_file_format
 from .history import fetch_dicts, table_exists
 
 BRIDGE_COLUMNS: TTableSchemaColumns = {
@@ -38,19 +38,24 @@ def read_bridges(pipeline: dlt.Pipeline) -> Dict[str, List[Dict[str, Any]]]:
     return known
 
 
-def load_bridges(pipeline: dlt.Pipeline, bridges: Dict[str, List[Dict[str, Any]]], skipped: Dict[str, str],
-                 known: Dict[str, List[Dict[str, Any]]]) -> None:
-    """Merges what this run learned of the bridges of the tables it read in full, one row per object. Rows
-    already stored as they are (`known`, from `read_bridges`) are left out: a run that learned nothing new
-    costs no load."""
-    resources = [
-        dlt.resource(rows, name=bridge, write_disposition="merge", primary_key=["workspace_id", "record_key"],
-                     columns=BRIDGE_COLUMNS)
-        for table, bridge in BRIDGE_TABLES.items()
+def new_bridge_rows(bridges: Dict[str, List[Dict[str, Any]]], skipped: Dict[str, str],
+                    known: Dict[str, List[Dict[str, Any]]]) -> Dict[str, List[Dict[str, Any]]]:
+    """What this run learned of the bridges of the tables it read in full, one row per object, by bridge
+    table. Rows already stored as they are (`known`, from `read_bridges`) are left out: a run that learned
+    nothing new loads no bridge."""
+    return {
+        bridge: rows for table, bridge in BRIDGE_TABLES.items()
         if (rows := _not_stored(bridges.get(bridge) or [], known.get(table) or [])) and table not in skipped
+    }
+
+
+def bridge_resources(rows: Dict[str, List[Dict[str, Any]]]) -> List[DltResource]:
+    """The rows of `new_bridge_rows`, to merge (they are loaded with the run tables, `run_records`)."""
+    return [
+        dlt.resource(bridge_rows, name=bridge, write_disposition="merge", primary_key=["workspace_id", "record_key"],
+                     columns=BRIDGE_COLUMNS)
+        for bridge, bridge_rows in rows.items()
     ]
-    if resources:
-        pipeline.run(resources, loader_file_format=loader_file_format(pipeline)).raise_on_failed_jobs()
 
 
 def _not_stored(rows: List[Dict[str, Any]], stored: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

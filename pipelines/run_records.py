@@ -1,19 +1,21 @@
 """The run tables: `snapshots` (one row per run) and `config_changes` (the field-level change log).
 
-They are loaded after the run's tables, in a second small load into the same dataset. A run killed between
-the two loads must still get its rows: so the run keeps what it needs to write them (its pending-run
-record) in a file beside the run lock, written before its tables are loaded and removed once its
-`snapshots` row is; the next run records it from there (see `recovery.loaded_unrecorded_run`).
+They are loaded after the run's tables, in a second small load into the same dataset, with the bridges the
+run learned (`bridges.new_bridge_rows`). A run killed between the two loads must still get its rows: so the
+run keeps what it needs to write them (its pending-run record, bridge rows included) in a file beside the
+run lock, written before its tables are loaded and removed once its `snapshots` row is; the next run
+records it from there (see `recovery.loaded_unrecorded_run`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.extract import DltResource
 
 from .destination import loader_file_format
 
@@ -46,15 +48,26 @@ SNAPSHOT_COLUMNS: TTableSchemaColumns = {
 }
 
 
-def load_run_records(pipeline: dlt.Pipeline, snapshot_row: Dict[str, Any], changes: List[Dict[str, Any]]) -> None:
-    """Appends the run's `snapshots` row and its change log (the table is created even when empty)."""
+def load_run_records(pipeline: dlt.Pipeline, snapshot_row: Dict[str, Any], changes: List[Dict[str, Any]],
+                     other_tables: Sequence[DltResource] = ()) -> None:
+    """Appends the run's `snapshots` row and its change log (the table is created even when empty), and
+    loads `other_tables` in the same load."""
     resources = [
         dlt.resource([snapshot_row], name=SNAPSHOTS, write_disposition="append", columns=SNAPSHOT_COLUMNS),
         dlt.resource(changes or [dlt.mark.materialize_table_schema()], name=CONFIG_CHANGES,
                      write_disposition="append", columns=CHANGE_COLUMNS),
+        *other_tables,
     ]
-    info = pipeline.run(resources, loader_file_format=loader_file_format(pipeline))
-    info.raise_on_failed_jobs()
+    load_synced(pipeline, resources, loader_file_format(pipeline))
+
+
+def load_synced(pipeline: dlt.Pipeline, resources: Sequence[DltResource], file_format: Optional[str] = None) -> None:
+    """One load of `resources` by a pipeline whose state was synced with the destination in this process
+    (`recovery.recover_interrupted_run` does it before every run). `pipeline.run` would sync it once more
+    (about a third of a small load's cost) and then extract, normalize and load, as here."""
+    pipeline.extract(resources, loader_file_format=file_format)
+    pipeline.normalize()
+    pipeline.load().raise_on_failed_jobs()
 
 
 def pending_run_path(pipelines_dir: str, pipeline_name: str) -> str:

@@ -4,7 +4,7 @@
       ->  GET / (which workspace), and for `--mode changes` the plan from the audit trail (`change_runs`)
       ->  extract (dlt rest_api, concurrent)  ->  discard tables the report marks incomplete (`package`)
       ->  normalize + load (SCD2 per workspace, audit events merged on id)
-      ->  config_changes + snapshots (`run_records`: a second, small load into the same dataset)
+      ->  config_changes + snapshots, and new bridges (`run_records`: a second, small load into the same dataset)
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from .recovery import (  # noqa: F401 - unfinished_extractions: public here
     unfinished_elsewhere,
     unfinished_extractions,
 )
-from .bridges import load_bridges, move_to_public_ids, read_bridges
+from .bridges import bridge_resources, move_to_public_ids, new_bridge_rows, read_bridges
 from .run_records import forget_pending_run, load_run_records, save_pending_run
 
 logger = logging.getLogger("segment_history")
@@ -280,9 +280,9 @@ def _recover(pipeline: dlt.Pipeline) -> None:
     """What a killed or failed run left is finished (or undone) and recorded."""
     record = recover_interrupted_run(pipeline)
     if record is not None:
-        complete = record.pop("complete_tables")
+        complete, bridges = record.pop("complete_tables"), record.pop("bridges", {})
         result = RunResult.from_record(record)
-        _record_run(pipeline, result, complete, _RecordedRows(result.table_rows))
+        _record_run(pipeline, result, complete, _RecordedRows(result.table_rows), bridges)
 
 
 def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional[SegmentSession]) -> RunResult:
@@ -348,7 +348,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         skipped_kinds={table: outcome.kind.value for table, outcome in skipped_outcomes.items()},
         api=api,
     )
-    save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete})
+    bridges = new_bridge_rows(identities.bridge_rows(workspace["id"]), skipped, known_bridges)
+    save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete, "bridges": bridges})
     if mode == "scd2":
         move_to_public_ids(pipeline, identities.rekeyed, workspace["id"])
     give_back_freed_memory()  # extraction's pages and rows, before normalize and DuckDB allocate their own
@@ -356,21 +357,24 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     give_back_freed_memory()
     load_info = pipeline.load()
     load_info.raise_on_failed_jobs()
-    load_bridges(pipeline, identities.bridge_rows(workspace["id"]), skipped, known_bridges)
     if change_plan is not None:
-        snapshot = _snapshot(pipeline, run_id, workspace["id"], started, mode, api)
         with pipeline.sql_client() as sql:
+            snapshot = _snapshot(sql, run_id, workspace["id"], started, mode, api)
             change_runs.retire_unseen(sql, change_plan, report, endpoints_read, skipped, snapshot)
-    return _record_run(pipeline, result, complete, report)
+    return _record_run(pipeline, result, complete, report, bridges)
 
 
-def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], report: Any) -> RunResult:
-    """The change log and the `snapshots` row of a loaded run (also of one a killed process loaded)."""
-    snapshot = _snapshot(pipeline, result.run_id, result.workspace_id, result.started_at, history_mode(pipeline),
-                         result.api)
-    changes = _record_history(pipeline, report, complete, snapshot, partial_read=result.mode == "changes")
+def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], report: Any,
+                bridges: Dict[str, List[Dict[str, Any]]]) -> RunResult:
+    """The change log and the `snapshots` row of a loaded run (also of one a killed process loaded), loaded
+    with the bridges the run learned (`bridges.new_bridge_rows`)."""
+    mode = history_mode(pipeline)
+    with pipeline.sql_client() as sql:  # one connection for both: opening DuckDB is a fixed cost of its own
+        snapshot = _snapshot(sql, result.run_id, result.workspace_id, result.started_at, mode, result.api)
+        changes = _record_history(sql, pipeline.default_schema, report, complete, snapshot,
+                                  partial_read=result.mode == "changes")
     result = replace(result, finished_at=datetime.now(timezone.utc), changes=len(changes))
-    load_run_records(pipeline, result.snapshot_row(complete), changes)
+    load_run_records(pipeline, result.snapshot_row(complete), changes, bridge_resources(bridges))
     forget_pending_run(pipeline)
     forget_loaded_packages(pipeline)
     return result
@@ -387,32 +391,28 @@ def _selected_tables(resources: Optional[Sequence[str]], groups: Optional[Sequen
     return [t for t in all_tables() if t == WORKSPACE_TABLE or t in selected]
 
 
-def _snapshot(
-    pipeline: dlt.Pipeline, run_id: str, workspace_id: str, started: datetime, mode: str, api: str = "public"
-) -> history.Snapshot:
-    with pipeline.sql_client() as sql:
-        previous = history.previous_snapshot_time(sql, workspace_id, started)
-        before = history.previous_api(sql, workspace_id, started)
+def _snapshot(sql: Any, run_id: str, workspace_id: str, started: datetime, mode: str, api: str = "public"
+              ) -> history.Snapshot:
+    previous = history.previous_snapshot_time(sql, workspace_id, started)
+    before = history.previous_api(sql, workspace_id, started)
     return history.Snapshot(run_id=run_id, workspace_id=workspace_id, boundary=started, previous=previous, mode=mode,
                             switched_api=before is not None and before != api)
 
 
 def _record_history(
-    pipeline: dlt.Pipeline, report: ExtractionReport, complete: List[str], snapshot: history.Snapshot,
+    sql: Any, schema: Any, report: ExtractionReport, complete: List[str], snapshot: history.Snapshot,
     partial_read: bool = False,
 ) -> List[Dict[str, Any]]:
-    schema = pipeline.default_schema
     changes: List[Dict[str, Any]] = []
-    with pipeline.sql_client() as sql:
-        for table in complete:
-            if table not in history_tables():
-                continue
-            if report.rows(table) == 0 and snapshot.mode == "scd2" and not partial_read:
-                history.retire_emptied_table(sql, table, snapshot)
-            json_columns = [
-                name for name, column in schema.tables.get(table, {}).get("columns", {}).items()
-                if column.get("data_type") == "json"
-            ]
-            changes.extend(history.table_changes(sql, table, json_columns, snapshot))
-        history.attribute(sql, changes, snapshot)
+    for table in complete:
+        if table not in history_tables():
+            continue
+        if report.rows(table) == 0 and snapshot.mode == "scd2" and not partial_read:
+            history.retire_emptied_table(sql, table, snapshot)
+        json_columns = [
+            name for name, column in schema.tables.get(table, {}).get("columns", {}).items()
+            if column.get("data_type") == "json"
+        ]
+        changes.extend(history.table_changes(sql, table, json_columns, snapshot))
+    history.attribute(sql, changes, snapshot)
     return changes

@@ -25,6 +25,7 @@ from . import settings
 from .by_id import SharedReads, by_id_resource
 from .changes import AUDIT_EVENTS, ChangePlan, endpoints_to_read
 from .client import SegmentSession, outcome_of, parsed_body
+from .config_resolution import one_runtime_configuration
 from .endpoints import WORKSPACE_TABLE, Endpoint
 from .identity import OBSERVED_TABLES, Identities, public_observer
 from .options import SourceSettings, build_session, open_session, resolve_base_url, source_settings
@@ -302,7 +303,8 @@ def segment_source(
         declared.append(resource_config)
     config: RESTAPIConfig = {"client": {"base_url": source.host + "/", "session": session}, "resources": declared}
 
-    built = {resource.name: resource for resource in rest_api_resources(config)}
+    with one_runtime_configuration():
+        built = {resource.name: resource for resource in rest_api_resources(config)}
     workspace_scope = f"workspace_id = '{_sql_text(workspace_id)}'"
     for endpoint in endpoints:
         name = audit_resource_name(workspace_id) if endpoint.name == AUDIT_EVENTS else endpoint.name

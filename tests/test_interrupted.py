@@ -144,7 +144,8 @@ elif point == "load-transaction":
 
     SqlLoadJob.maybe_transaction = maybe_transaction
 elif point == "history":
-    Pipeline.run = lambda self, *args, **kwargs: pause()  # what loads config_changes and snapshots
+    import pipelines.run_records
+    pipelines.run_records.load_synced = lambda *args, **kwargs: pause()  # loads config_changes and snapshots
 
 from pipelines.runner import RunOptions, run_snapshot
 

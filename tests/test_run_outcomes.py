@@ -188,6 +188,24 @@ def test_dlt_keeps_no_loaded_packages_between_runs(start_emulator, options_for, 
     assert len(make_pipeline(options).list_completed_load_packages()) == 2
 
 
+def test_a_first_run_loads_twice_its_records_carry_the_bridges(start_emulator, options_for):
+    """A run is two loads, the first run too: the bridge tables it is the first to learn are loaded with its
+    `snapshots` row and change log; the next run, which learns nothing new, loads no bridge row again."""
+    options = options_for(start_emulator(generate_workspace(seed=89, scale="tiny")))
+    first = run_snapshot(options)
+    loads = [row[0] for row in query(options, "select load_id from {ds}._dlt_loads order by load_id")]
+    assert len(loads) == 2 and loads[0] == first.run_id
+    records_load = loads[1]
+    for table in ("snapshots", "tracking_plan_ids", "destination_ids"):
+        assert query(options, f"select distinct _dlt_load_id from {{ds}}.{table}") == [(records_load,)], table
+
+    second = run_snapshot(options)
+    assert len(query(options, "select load_id from {ds}._dlt_loads")) == 4
+    for table in ("tracking_plan_ids", "destination_ids"):
+        assert query(options, f"select distinct _dlt_load_id from {{ds}}.{table}") == [(records_load,)], table
+    assert query(options, "select count(*) from {ds}.snapshots where run_id = ?", second.run_id) == [(1,)]
+
+
 @pytest.mark.slow
 def test_sigterm_is_an_interruption_too(start_emulator, options_for, tmp_path):
     options = options_for(start_emulator(generate_workspace(seed=88, scale="tiny")))

@@ -81,15 +81,17 @@ def notify_after_runs(options: RunOptions, run_ids: Sequence[str], sinks: Option
                       ) -> NotifyReport:
     """After a snapshot: never raises, so a failed notification never fails the snapshot."""
     try:
-        return deliver(options, run_ids, sinks)
+        return deliver(options, run_ids, sinks, synced=True)
     except Exception as exc:  # noqa: BLE001 - reported as a warning; the snapshot is already loaded
         logger.debug("notifications failed", exc_info=True)
         return NotifyReport(error=f"{_one_line(exc)}; `segment-history notify` sends what is pending")
 
 
-def deliver(options: RunOptions, run_ids: Sequence[str] = (), sinks: Optional[List[Sink]] = None) -> NotifyReport:
+def deliver(options: RunOptions, run_ids: Sequence[str] = (), sinks: Optional[List[Sink]] = None,
+            synced: bool = False) -> NotifyReport:
     """Queues the changes of `run_ids` and delivers everything pending, for each sink: two loads in all,
-    one for what is queued and one for what was sent."""
+    one for what is queued and one for what was sent. `synced`: this process has just run into the options'
+    target, so the pipeline's local state is the destination's (else the first load syncs it, as a run does)."""
     sinks = configured_sinks() if sinks is None else sinks
     if not sinks:
         return NotifyReport()
@@ -97,16 +99,17 @@ def deliver(options: RunOptions, run_ids: Sequence[str] = (), sinks: Optional[Li
     with run_lock(options):
         pipeline = make_pipeline(options)
         reports = [SinkReport(sink.name) for sink in sinks]
-        _queue(pipeline, sinks, run_ids, reports)
+        _queue(pipeline, sinks, run_ids, reports, synced)
         attempted: List[Dict[str, Any]] = []
         for sink, report in zip(sinks, reports):
             attempted += _send(pipeline, sink, report)
         if attempted:
-            table.save(pipeline, attempted)
+            table.save(pipeline, attempted, synced)
     return NotifyReport(reports, seconds=round(time.monotonic() - started, 3))
 
 
-def _queue(pipeline: dlt.Pipeline, sinks: List[Sink], run_ids: Sequence[str], reports: List[SinkReport]) -> None:
+def _queue(pipeline: dlt.Pipeline, sinks: List[Sink], run_ids: Sequence[str], reports: List[SinkReport],
+           synced: bool) -> None:
     """Saves, for each sink, the changes of the runs that pass its filter and are not queued yet (before
     anything is sent, so a process killed while sending loses none)."""
     rows: List[Dict[str, Any]] = []
@@ -122,7 +125,7 @@ def _queue(pipeline: dlt.Pipeline, sinks: List[Sink], run_ids: Sequence[str], re
             report.queued = len(fresh)
             rows += fresh
     if rows or missing_table:
-        table.save(pipeline, rows)  # the table exists (empty) from the first run with a sink on
+        table.save(pipeline, rows, synced)  # the table exists (empty) from the first run with a sink on
 
 
 def _labels(sql: Any, pipeline: dlt.Pipeline, changes: List[Change]) -> Dict[str, Any]:

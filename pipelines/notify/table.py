@@ -14,6 +14,7 @@ import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
 
 from ..history import fetch_dicts, table_exists
+from ..run_records import load_synced
 from .changes import Change
 from .delivery import Outcome
 
@@ -82,11 +83,16 @@ def pending(sql: Any, sink: str) -> List[Dict[str, Any]]:
     return sorted(latest.values(), key=lambda r: (r["observed_at"], r["change_id"]))
 
 
-def save(pipeline: dlt.Pipeline, rows: List[Dict[str, Any]]) -> None:
+def save(pipeline: dlt.Pipeline, rows: List[Dict[str, Any]], synced: bool) -> None:
+    """`synced`: the pipeline's state is the destination's (a run just loaded it); else `pipeline.run` syncs
+    it first."""
     merges = bool(pipeline.destination.capabilities().supported_merge_strategies)
     resource = dlt.resource(rows or [dlt.mark.materialize_table_schema()], name=TABLE, columns=COLUMNS,
                             primary_key=KEY, write_disposition="merge" if merges else "append")
-    pipeline.run(resource).raise_on_failed_jobs()
+    if synced:
+        load_synced(pipeline, [resource])
+    else:
+        pipeline.run(resource).raise_on_failed_jobs()
 
 
 def utc_now() -> datetime:
