@@ -3,6 +3,9 @@
 The lock is an OS file lock (released by the kernel when the process dies, so a killed run never leaves
 a stale lock behind) on a file beside dlt's working directory of the pipeline's target (see destination.py):
 runs of one pipeline into different destinations or datasets share nothing and may run at once.
+
+A process forked from a run (dlt's normalize workers) does not hold the lock: a worker orphaned by a killed
+run must not keep the next run out.
 """
 
 from __future__ import annotations
@@ -10,10 +13,30 @@ from __future__ import annotations
 import fcntl
 import os
 from contextlib import contextmanager
-from typing import ContextManager, Iterator
+from typing import ContextManager, Iterator, Set
 
 from .destination import Place, target_of
 from .errors import RunInProgress
+
+_held_locks: Set[int] = set()  # descriptors of the lock files this process holds
+
+
+def _drop_inherited_locks() -> None:
+    """In a forked child: its copies of the held lock files point at /dev/null instead.
+
+    `flock` belongs to the open file, which a fork shares; the lock ends only when every copy is closed.
+    Replacing the copy (not closing it) keeps the descriptor number valid for the file object that owns it.
+    """
+    if not _held_locks:
+        return
+    null = os.open(os.devnull, os.O_RDONLY)
+    for fd in _held_locks:
+        os.dup2(null, fd, inheritable=False)
+    os.close(null)
+    _held_locks.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 def _lock_path(pipelines_dir: str, pipeline_name: str) -> str:
@@ -50,9 +73,11 @@ def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
+        _held_locks.add(handle.fileno())
         try:
             yield
         finally:
+            _held_locks.discard(handle.fileno())
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 

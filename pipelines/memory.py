@@ -13,6 +13,10 @@ import gc
 from functools import lru_cache
 from typing import Any, Optional
 
+# normalize in worker processes: its heap leaves with them instead of staying under the load's
+# (a worker forked from the run does not hold the run's lock: lock.py)
+NORMALIZE_WORKERS = 2
+
 
 @lru_cache(maxsize=1)
 def _libc() -> Optional[Any]:
