@@ -4,14 +4,16 @@ The lock is an OS file lock (released by the kernel when the process dies, so a 
 a stale lock behind) on a file beside dlt's working directory of the pipeline's target (see destination.py):
 runs of one pipeline into different destinations or datasets share nothing and may run at once.
 
-A process forked from a run (dlt's normalize workers) does not hold the lock: a worker orphaned by a killed
-run must not keep the next run out.
+A process forked from a run (dlt's normalize workers) neither holds the lock nor outlives the run: a worker
+orphaned by a killed run must not keep the next run out, nor linger.
 """
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
+import signal
 from contextlib import contextmanager
 from typing import ContextManager, Iterator, Set
 
@@ -19,13 +21,18 @@ from .destination import Place, target_of
 from .errors import RunInProgress
 
 _held_locks: Set[int] = set()  # descriptors of the lock files this process holds
+_holder = {"pid": 0}  # the process that holds them
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _drop_inherited_locks() -> None:
-    """In a forked child: its copies of the held lock files point at /dev/null instead.
+def _forked_from_a_run() -> None:
+    """In a child forked while this process holds a run lock (dlt's normalize workers): it neither holds the
+    lock nor outlives the run.
 
     `flock` belongs to the open file, which a fork shares; the lock ends only when every copy is closed.
-    Replacing the copy (not closing it) keeps the descriptor number valid for the file object that owns it.
+    The child's copies are pointed at /dev/null (not closed: the descriptor numbers stay valid for the file
+    objects that own them). A pool worker waits for work on a pipe it holds both ends of, so it would wait
+    forever once a killed run is gone: on Linux it is killed with its parent instead.
     """
     if not _held_locks:
         return
@@ -34,9 +41,19 @@ def _drop_inherited_locks() -> None:
         os.dup2(null, fd, inheritable=False)
     os.close(null)
     _held_locks.clear()
+    _die_with_parent(_holder["pid"])
 
 
-os.register_at_fork(after_in_child=_drop_inherited_locks)
+def _die_with_parent(parent: int) -> None:
+    try:
+        prctl = ctypes.CDLL(None).prctl
+    except (OSError, AttributeError):
+        return  # not Linux
+    if prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0 and os.getppid() != parent:
+        os._exit(1)  # the parent died before the request took effect
+
+
+os.register_at_fork(after_in_child=_forked_from_a_run)
 
 
 def _lock_path(pipelines_dir: str, pipeline_name: str) -> str:
@@ -74,6 +91,7 @@ def pipeline_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
         handle.write(str(os.getpid()))
         handle.flush()
         _held_locks.add(handle.fileno())
+        _holder["pid"] = os.getpid()
         try:
             yield
         finally:

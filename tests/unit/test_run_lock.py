@@ -1,4 +1,5 @@
-"""The run lock against processes forked from a run (dlt forks its normalize workers from it)."""
+"""The run lock against processes forked from a run (dlt forks its normalize workers from it): a run killed
+while they live must leave neither its lock held nor its workers running."""
 
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ from pipelines.lock import is_running
 
 REPO = Path(__file__).resolve().parents[2]
 
-# takes the lock, forks a child that outlives it (as a normalize worker orphaned by a killed run does),
-# says both pids, then waits to be killed
+# takes the lock, forks a child, says both pids, then waits to be killed; with "outlive", the child asks the
+# kernel not to be killed with its parent (as an orphan would linger where that is not possible)
 RUN_THAT_FORKS = textwrap.dedent("""
-    import os, sys, time
+    import ctypes, os, sys, time
     from pipelines.lock import pipeline_lock
 
-    folder, pids = sys.argv[1], sys.argv[2]
+    folder, pids, outlive = sys.argv[1], sys.argv[2], sys.argv[3] == "outlive"
     with pipeline_lock(folder, "forking"):
         child = os.fork()
         if child == 0:
+            if outlive:
+                ctypes.CDLL(None).prctl(1, 0)  # PR_SET_PDEATHSIG: none
             time.sleep(120)
             os._exit(0)
         with open(pids + ".tmp", "w") as handle:
@@ -33,35 +36,54 @@ RUN_THAT_FORKS = textwrap.dedent("""
 """)
 
 
-def _wait_for(predicate, seconds: float = 30.0) -> None:
+def _wait_for(predicate, seconds: float = 30.0) -> bool:
     deadline = time.monotonic() + seconds
     while not predicate():
-        assert time.monotonic() < deadline, "timed out"
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
     return True
 
 
-def test_a_child_forked_by_a_killed_run_does_not_keep_its_lock(tmp_path):
-    pids_file = tmp_path / "pids"
-    run = subprocess.Popen([sys.executable, "-c", RUN_THAT_FORKS, str(tmp_path), str(pids_file)], cwd=REPO)
-    child = None
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (an orphan's reaper may be slow to collect it)."""
     try:
-        _wait_for(pids_file.exists)
-        parent, child = (int(pid) for pid in pids_file.read_text().split())
-        assert is_running(str(tmp_path), "forking")  # the fork did not take the run's lock away
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
+
+def _kill_a_run_that_forked(tmp_path: Path, child_mode: str):
+    """Starts the run, checks it holds the lock, SIGKILLs it; returns the child's pid."""
+    pids_file = tmp_path / "pids"
+    run = subprocess.Popen([sys.executable, "-c", RUN_THAT_FORKS, str(tmp_path), str(pids_file), child_mode],
+                           cwd=REPO)
+    try:
+        assert _wait_for(pids_file.exists)
+        _, child = (int(pid) for pid in pids_file.read_text().split())
+        assert is_running(str(tmp_path), "forking")  # the fork did not take the run's lock away
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=30)
+        return child
+    finally:
+        run.kill()
+
+
+def test_a_child_that_outlives_a_killed_run_does_not_keep_its_lock(tmp_path):
+    child = _kill_a_run_that_forked(tmp_path, "outlive")
+    try:
         assert _alive(child)
         assert not is_running(str(tmp_path), "forking")
     finally:
-        run.kill()
-        if child is not None and _alive(child):
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_a_child_forked_by_a_run_ends_with_it(tmp_path):
+    child = _kill_a_run_that_forked(tmp_path, "default")
+    try:
+        assert _wait_for(lambda: not _alive(child), seconds=10)
+    finally:
+        if _alive(child):
             os.kill(child, signal.SIGKILL)
