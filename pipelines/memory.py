@@ -19,8 +19,8 @@ import dlt
 # (a worker forked from the run does not hold the run's lock: lock.py)
 NORMALIZE_WORKERS = 2
 
-# rows each table's writer keeps before it writes them to its file: dlt's default of 5,000 kept about 80 MB of
-# rows of a large workspace for the whole extraction; dlt's Airflow helper lowers it to 1,000 for the same reason
+# rows each table's writer keeps before it writes them to its file: dlt's default of 5,000 kept 15-18 MB of rows
+# at the medium workspace, 9.6 MB at 1,000 (BENCHMARKS.md); dlt's Airflow helper lowers it to 1,000 likewise
 WRITER_BUFFER_ITEMS = 1000
 
 
