@@ -1,4 +1,4 @@
-"""Giving memory back between the steps of a run.
+"""Memory: what a run keeps, and giving it back between the steps of a run.
 
 Extraction parses every page in Python; the objects are freed when a step ends, but glibc keeps the pages
 in its heap for Python to reuse. DuckDB allocates with an allocator of its own, so the load's memory came
@@ -13,6 +13,16 @@ import gc
 from functools import lru_cache
 from typing import Any, Optional
 
+import dlt
+
+# normalize in worker processes: its heap leaves with them instead of staying under the load's
+# (a worker forked from the run does not hold the run's lock: lock.py)
+NORMALIZE_WORKERS = 2
+
+# rows each table's writer keeps before it writes them to its file: dlt's default of 5,000 kept 15-18 MB of rows
+# at the medium workspace, 9.6 MB at 1,000 (BENCHMARKS.md); dlt's Airflow helper lowers it to 1,000 likewise
+WRITER_BUFFER_ITEMS = 1000
+
 
 @lru_cache(maxsize=1)
 def _libc() -> Optional[Any]:
@@ -22,6 +32,12 @@ def _libc() -> Optional[Any]:
     except OSError:
         return None
     return libc if libc is not None and hasattr(libc, "malloc_trim") else None  # glibc only
+
+
+def keep_fewer_rows_in_writers() -> None:
+    """Smaller writer buffers for this process's runs, unless the configuration sets `data_writer.buffer_max_items`."""
+    if dlt.config.get("data_writer.buffer_max_items") is None:
+        dlt.config["data_writer.buffer_max_items"] = WRITER_BUFFER_ITEMS
 
 
 def give_back_freed_memory() -> None:

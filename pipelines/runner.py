@@ -39,7 +39,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
 )
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
 from .lock import run_lock
-from .memory import give_back_freed_memory
+from .memory import NORMALIZE_WORKERS, give_back_freed_memory, keep_fewer_rows_in_writers
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
@@ -315,6 +315,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
                                 history_mode=mode, identities=identities)
 
     workers = config.max_concurrency(options.max_concurrency)  # threads enough for the session's ceiling
+    keep_fewer_rows_in_writers()
     with show_progress(report, options.progress, session=session):
         extract_info = pipeline.extract(
             source, workers=workers, max_parallel_items=max(20, 2 * workers),
@@ -353,7 +354,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     if mode == "scd2":
         move_to_public_ids(pipeline, identities.rekeyed, workspace["id"])
     give_back_freed_memory()  # extraction's pages and rows, before normalize and DuckDB allocate their own
-    pipeline.normalize()
+    pipeline.normalize(workers=NORMALIZE_WORKERS)
     give_back_freed_memory()
     load_info = pipeline.load()
     load_info.raise_on_failed_jobs()

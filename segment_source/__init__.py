@@ -305,6 +305,9 @@ def segment_source(
 
     with one_runtime_configuration():
         built = {resource.name: resource for resource in rest_api_resources(config)}
+    for endpoint in endpoints:
+        if endpoint.parent and endpoint.name in built:
+            built[endpoint.name].add_map(_parent_fields_only(endpoint), insert_at=0)
     workspace_scope = f"workspace_id = '{_sql_text(workspace_id)}'"
     for endpoint in endpoints:
         name = audit_resource_name(workspace_id) if endpoint.name == AUDIT_EVENTS else endpoint.name
@@ -316,6 +319,14 @@ def segment_source(
         _workspace_resource(workspace, snapshot_time, report, history_mode, workspace_scope)
     ]
     return [*workspace_table, *built.values()]
+
+
+def _parent_fields_only(endpoint: Endpoint) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+    """What a child is fed of each parent row. dlt hands a child its parent's whole page and the child keeps it
+    until it has read under every row of it, which at 8,000 destinations is most of the run: with only the
+    fields it reads, the parent's rows are freed once written (BENCHMARKS.md, "Round two")."""
+    fields = endpoint.fields_from_parent
+    return lambda row: {name: row[name] for name in fields if name in row}
 
 
 def _sql_text(value: str) -> str:

@@ -129,6 +129,12 @@ class Endpoint:
         return "/" + PLACEHOLDER.sub(lambda m: str(parent_item.get(m.group(1), "")), self.path)
 
     @property
+    def fields_from_parent(self) -> Tuple[str, ...]:
+        """The fields of its parent's row a child reads: those its path and parameters name, and those it copies."""
+        named = PLACEHOLDER.findall(self.path) + [n for v in self.params.values() for n in PLACEHOLDER.findall(v)]
+        return tuple(dict.fromkeys([*named, *self.parent_fields]))
+
+    @property
     def endpoint_params(self) -> Dict[str, str]:
         if not self.parent:
             return dict(self.params)

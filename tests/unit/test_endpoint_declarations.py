@@ -103,3 +103,10 @@ def test_building_the_source_sends_no_request():
     changed = segment_source(settings, {"id": "ws1"}, session, report, plan=plan)
     assert set(changed.resources) == {"sources", "source_settings", "audit_events_ws1"}
     assert session.stats.requests == 0
+
+
+def test_a_child_is_fed_the_fields_its_request_names_and_those_it_copies():
+    by_name = {endpoint.name: endpoint for endpoint in ENDPOINTS}
+    assert by_name["destination_filters"].fields_from_parent == ("id",)
+    assert by_name["delivery_metrics"].fields_from_parent == ("id", "sourceId")  # a query parameter names it
+    assert set(by_name["warehouse_selective_syncs"].fields_from_parent) == {"warehouse_id", "source_id"}
