@@ -19,6 +19,10 @@ import dlt
 # (a worker forked from the run does not hold the run's lock: lock.py)
 NORMALIZE_WORKERS = 2
 
+# below this many extracted rows a run's heap is a few MB: forking workers and collecting garbage would cost
+# more CPU (about half a second a run) than the memory they give back is worth
+LARGE_RUN_ROWS = 10_000
+
 # rows each table's writer keeps before it writes them to its file: dlt's default of 5,000 kept 15-18 MB of rows
 # at the medium workspace, 9.6 MB at 1,000 (BENCHMARKS.md); dlt's Airflow helper lowers it to 1,000 likewise
 WRITER_BUFFER_ITEMS = 1000
@@ -38,6 +42,18 @@ def keep_fewer_rows_in_writers() -> None:
     """Smaller writer buffers for this process's runs, unless the configuration sets `data_writer.buffer_max_items`."""
     if dlt.config.get("data_writer.buffer_max_items") is None:
         dlt.config["data_writer.buffer_max_items"] = WRITER_BUFFER_ITEMS
+
+
+def normalize(pipeline: dlt.Pipeline, extracted_rows: int) -> None:
+    """Normalizes the extracted package. A large run first hands extraction's heap back and normalizes in worker
+    processes, so that neither extraction's nor normalize's heap stays under the memory DuckDB's load takes.
+    A setting of `normalize.workers` is dlt's and wins either way."""
+    if extracted_rows < LARGE_RUN_ROWS:
+        pipeline.normalize()
+        return
+    give_back_freed_memory()
+    pipeline.normalize(workers=NORMALIZE_WORKERS)
+    give_back_freed_memory()
 
 
 def give_back_freed_memory() -> None:

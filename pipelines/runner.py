@@ -39,7 +39,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
 )
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
 from .lock import run_lock
-from .memory import NORMALIZE_WORKERS, give_back_freed_memory, keep_fewer_rows_in_writers
+from .memory import keep_fewer_rows_in_writers, normalize
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
@@ -353,9 +353,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete, "bridges": bridges})
     if mode == "scd2":
         move_to_public_ids(pipeline, identities.rekeyed, workspace["id"])
-    give_back_freed_memory()  # extraction's pages and rows, before normalize and DuckDB allocate their own
-    pipeline.normalize(workers=NORMALIZE_WORKERS)
-    give_back_freed_memory()
+    normalize(pipeline, sum(report.rows(table) for table in selected_tables))
     load_info = pipeline.load()
     load_info.raise_on_failed_jobs()
     if change_plan is not None:
