@@ -15,7 +15,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import dlt
 
-from segment_source.changes import ChangePlan, fetch_audit_events, plan_from_events
+from segment_source import settings
+from segment_source.changes import ChangePlan, events_after, fetch_audit_events, plan_from_events
 from segment_source.client import SegmentSession
 from segment_source.endpoints import ENDPOINTS_BY_NAME, Endpoint, dependents, endpoint_for_table
 from segment_source.outcomes import Kind, kind_of_skip
@@ -37,13 +38,16 @@ def plan_run(
         since, reason = _change_window(sql, workspace["id"], started, full_every)
         if since is None:
             return None, reason
+        # from as far back as the audit table's own read would start (its overlap), so the table loads this read
+        start = since - timedelta(seconds=settings.AUDIT_OVERLAP_SECONDS)
         try:
-            events = fetch_audit_events(session, host, _iso(since), _iso(started + timedelta(milliseconds=1)))
+            events = fetch_audit_events(session, host, _iso(start), _iso(started + timedelta(milliseconds=1)))
         except Exception as exc:  # noqa: BLE001 - no readable trail, no change-driven run
             return None, f"the audit trail could not be read ({' '.join(str(exc).split())[:120]})"
-        change_plan, reason = plan_from_events(events, since)
+        change_plan, reason = plan_from_events(events_after(events, since), since)
         if change_plan is None:
             return None, reason
+        change_plan.audit_events = events
         if change_plan.labels:
             labelled = _sources_with_labels(sql, workspace["id"], change_plan.labels)
             change_plan.ids.setdefault("sources", set()).update(labelled)
@@ -118,7 +122,7 @@ def retire_unseen(sql: Any, plan: ChangePlan, report: ExtractionReport, endpoint
         if plan.reads_whole(endpoint):
             _retire(sql, table, snapshot, None, None, report.keys(table))
         elif not endpoint.parent:
-            gone = plan.ids_of(endpoint) - report.keys(table)
+            gone = plan.named_ids(endpoint) - report.keys(table)
             _retire_with_dependents(sql, table, "id", gone, snapshot, skipped)
         elif "id" in endpoint.parent_fields:
             parents = _parent_ids(ENDPOINTS_BY_NAME[endpoint.parent], plan, report)
@@ -142,7 +146,7 @@ def _parent_ids(parent: Endpoint, plan: ChangePlan, report: ExtractionReport) ->
     """Whose children were re-read: the ids asked for (a deleted parent's children go too), or for a
     parent that is itself a child, the rows it returned."""
     if not parent.parent:
-        return plan.ids_of(parent)
+        return plan.named_ids(parent)
     return report.keys(parent.table_name) if parent.key == ("id",) else set()
 
 

@@ -152,17 +152,29 @@ def _endpoint_resource(
 
 def _audit_events_window(endpoint_resource: Dict[str, Any], now: datetime, overlap: bool) -> None:
     """Incremental on the event timestamp: the first run backfills the 90-day retention window."""
-    start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS) + timedelta(minutes=5)
     endpoint = endpoint_resource["endpoint"]
     endpoint["params"]["startTime"] = "{incremental.start_value}"
     # an explicit end keeps every page of this run on one window (the API freezes it in the cursor);
     # rounded up past `now` so an event in the snapshot's own millisecond is not cut off
     endpoint["params"]["endTime"] = _iso(now + timedelta(milliseconds=1))
-    endpoint["incremental"] = {
-        "cursor_path": "timestamp",
-        "initial_value": _iso(start),
-        "lag": settings.AUDIT_OVERLAP_SECONDS if overlap else None,
-    }
+    endpoint["incremental"] = _audit_incremental(now, overlap)
+
+
+def _audit_incremental(now: datetime, overlap: bool) -> Dict[str, Any]:
+    start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS) + timedelta(minutes=5)
+    return {"cursor_path": "timestamp", "initial_value": _iso(start),
+            "lag": settings.AUDIT_OVERLAP_SECONDS if overlap else None}
+
+
+def _audit_events_read(events: List[Dict[str, Any]], name: str, report: ExtractionReport, now: datetime,
+                       steps: List[ProcessingSteps]) -> DltResource:
+    """The audit table of a change-driven run: the events planning read, through the same incremental
+    (same state, same overlap) as the table's own read."""
+    def audit_events(updated: Any = dlt.sources.incremental(**_audit_incremental(now, True))) -> Any:
+        report.count_page(AUDIT_EVENTS)
+        yield list(events)
+
+    return _with_steps(dlt.resource(audit_events, name=name, table_name=AUDIT_EVENTS)(), steps)
 
 
 def _iso(moment: datetime) -> str:
@@ -291,6 +303,10 @@ def segment_source(
                 and endpoint.name != AUDIT_EVENTS:
             by_id = by_id_resource(endpoint, plan.ids_of(endpoint), session, source.host, report, shared_reads)
             declared.append(_with_steps(by_id, steps))
+            continue
+        if plan is not None and plan.audit_events is not None and endpoint.name == AUDIT_EVENTS:
+            declared.append(_audit_events_read(plan.audit_events, audit_resource_name(workspace_id), report,
+                                               snapshot_time, steps))
             continue
         children = [e for e in endpoints if e.parent == endpoint.name]
         resource_config = _endpoint_resource(endpoint, report, source.page_size, tokens, steps, children)
