@@ -2,13 +2,15 @@
 
 The audit trail says which resources changed (`resourceType`, `resourceId`). A change-driven run reads
 each named resource by id (`GET /sources/{id}`...) together with its children (rules of a plan, filters
-of a destination...), re-reads small tables the trail can only name in bulk (labels), and leaves every
+of a destination...; not those the trail audits on another resource, `changes_under_parent`), re-reads small tables the trail can only name in bulk (labels), and leaves every
 other table alone. What each endpoint answers to is declared in `endpoints` (`audit_types`, `by_id`).
-A resource the API no longer knows (404) was deleted. Any resource type no endpoint declares makes the
+A resource the API no longer knows (404) was deleted; one whose last event is its documented deletion
+(`deleted_types`) is not asked for. Any resource type no endpoint declares makes the
 run fall back to a full snapshot, and every Nth run is a full one anyway, so whatever the trail misses is
 reconciled.
 
-Planning is pure: the runner reads the trail (`fetch_audit_events`) and hands the plan to the source.
+Planning is pure: the runner reads the trail (`fetch_audit_events`) and hands the plan to the source, which
+loads that read into the audit_events table instead of reading the trail again.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ class ChangePlan:
 
     def roots(self) -> Set[str]:
         """The top-level tables this run reads (by id or whole), with everything read through them."""
-        named = {**self.ids, **{t: self.ids.get(t, set()) | ids for t, ids in self.deleted.items()}}
-        return {table for table, ids in named.items() if ids} | set(self.whole)
+        named = {table for table, ids in [*self.ids.items(), *self.deleted.items()] if ids}
+        return named | set(self.whole)
 
     def reads_whole(self, endpoint: Endpoint) -> bool:
         return endpoint.table_name in self.whole
