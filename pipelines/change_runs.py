@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import dlt
 
-from segment_source import settings
+from segment_source import audit_read_start
 from segment_source.changes import ChangePlan, events_after, fetch_audit_events, plan_from_events
 from segment_source.client import SegmentSession
 from segment_source.endpoints import ENDPOINTS_BY_NAME, Endpoint, dependents, endpoint_for_table
@@ -38,8 +38,9 @@ def plan_run(
         since, reason = _change_window(sql, workspace["id"], started, full_every)
         if since is None:
             return None, reason
-        # from as far back as the audit table's own read would start (its overlap), so the table loads this read
-        start = since - timedelta(seconds=settings.AUDIT_OVERLAP_SECONDS)
+        # from as far back as the audit table's own read would start, so the table loads this read
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        start = min(since, audit_read_start(pipeline.state, workspace["id"], started))
         try:
             events = fetch_audit_events(session, host, _iso(start), _iso(started + timedelta(milliseconds=1)))
         except Exception as exc:  # noqa: BLE001 - no readable trail, no change-driven run

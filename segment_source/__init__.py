@@ -37,6 +37,7 @@ logger = logging.getLogger("segment_history")
 
 __all__ = [
     "segment_source", "source_settings", "open_session", "build_session", "resolve_base_url", "SourceSettings",
+    "audit_read_start",
     "ExtractionReport", "SegmentCursorPaginator", "RepeatedCursor",
 ]
 
@@ -164,6 +165,18 @@ def _audit_incremental(now: datetime, overlap: bool) -> Dict[str, Any]:
     start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS) + timedelta(minutes=5)
     return {"cursor_path": "timestamp", "initial_value": _iso(start),
             "lag": settings.AUDIT_OVERLAP_SECONDS if overlap else None}
+
+
+def audit_read_start(pipeline_state: Dict[str, Any], workspace_id: str, now: datetime) -> datetime:
+    """Where this run's read of the audit table starts (its incremental's start): the newest stored event less
+    the overlap, or on a first read the retention window."""
+    resources = pipeline_state.get("sources", {}).get("segment", {}).get("resources", {})
+    cursor = resources.get(audit_resource_name(workspace_id), {}).get("incremental", {}).get("timestamp", {})
+    try:
+        last = datetime.fromisoformat(str(cursor["last_value"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return datetime.fromisoformat(_audit_incremental(now, True)["initial_value"].replace("Z", "+00:00"))
+    return last - timedelta(seconds=settings.AUDIT_OVERLAP_SECONDS)
 
 
 def _audit_events_read(events: List[Dict[str, Any]], name: str, report: ExtractionReport, now: datetime,

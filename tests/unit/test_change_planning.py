@@ -3,11 +3,12 @@ by id, which tables are re-read whole, and which events force a full snapshot.""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Dict, List
 
 import pytest
 
+from segment_source import audit_read_start
 from segment_source.changes import endpoints_to_read, events_after, plan_from_events
 
 SINCE = "2026-03-01T00:00:00Z"
@@ -135,3 +136,14 @@ def test_a_changed_plan_rereads_its_rules_but_not_its_sources():
     assert read == {"tracking_plans", "tracking_plan_rules"}
     full = {e.table_name for e in endpoints_to_read(["tracking_plan_sources"], None, None)}
     assert full == {"tracking_plans", "tracking_plan_sources"}
+
+
+def test_the_audit_read_starts_where_the_audit_tables_own_read_would():
+    """Planning's read of the trail feeds the audit table, so it starts no later than the table's incremental."""
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+    state = {"sources": {"segment": {"resources": {"audit_events_w1": {"incremental": {"timestamp": {
+        "last_value": "2026-03-02T11:00:00.000Z"}}}}}}}
+    assert audit_read_start(state, "w1", now) == datetime(2026, 3, 2, 10, 55, tzinfo=timezone.utc)  # 5 min overlap
+    first_read = audit_read_start({}, "w1", now)
+    assert first_read == now - timedelta(days=90) + timedelta(minutes=5)
+    assert audit_read_start(state, "another workspace", now) == first_read
