@@ -113,6 +113,19 @@ def _sources_with_labels(sql: Any, workspace_id: str, labels: Set[str]) -> Set[s
     return found
 
 
+def tables_it_may_change(endpoints_read: Sequence[Endpoint]) -> Set[str]:
+    """The tables a change-driven run reads, and those whose rows go with a deleted one (`retire_unseen`):
+    the change log compares them all."""
+    tables = {endpoint.table_name for endpoint in endpoints_read}
+    pending = list(tables)
+    while pending:
+        for dependent, _ in dependents(pending.pop()):
+            if dependent not in tables:
+                tables.add(dependent)
+                pending.append(dependent)
+    return tables
+
+
 def retire_unseen(sql: Any, plan: ChangePlan, report: ExtractionReport, endpoints_read: Sequence[Endpoint],
                   skipped: Iterable[str], snapshot: history.Snapshot) -> None:
     skipped = set(skipped)

@@ -160,6 +160,15 @@ def change_run_against_reference(emulator, options_for, tmp_path, tables):
     return paths, options, reference
 
 
+def last_changes(options):
+    """What the last run's change log says: (table, record key, kind, field) of each row."""
+    dataset = options.dataset_name
+    with duckdb.connect(options.duckdb_path, read_only=True) as connection:
+        return sorted(connection.execute(
+            f"select resource_type, resource_id, change_kind, field_path from {dataset}.config_changes where run_id ="
+            f" (select run_id from {dataset}.snapshots order by started_at desc limit 1)").fetchall())
+
+
 def audit_event_ids(options):
     with duckdb.connect(options.duckdb_path, read_only=True) as connection:
         return {row[0] for row in connection.execute(f"select id from {options.dataset_name}.audit_events").fetchall()}
@@ -203,12 +212,14 @@ def test_a_rule_change_rereads_the_plans_rules_not_its_sources(start_emulator, o
 
 def test_a_source_the_trail_says_was_deleted_is_retired_unread(start_emulator, options_for, tmp_path):
     """`Source Deleted` is the documented event of a deletion: the source and what refers to it (its tracking
-    plan and warehouse links) go without a request for it."""
+    plan and warehouse links) go without a request for it, and the change log records each removal."""
     workspace = generate_workspace(seed=58, scale="small")
     emulator = start_emulator(workspace)
     tables = ["sources", "destinations", "warehouses", "source_warehouses", "tracking_plans",
               "tracking_plan_sources", "audit_events"]
     run_snapshot(options_for(emulator, resources=tables, mode="changes", full_snapshot_every=100))
+    full = options_for(emulator, resources=tables, duckdb_path=str(tmp_path / "full.duckdb"), pipeline_name="full")
+    run_snapshot(full)
     connected = {source_id for sources in workspace.tracking_plan_sources.values() for source_id in sources}
     warehoused = {source_id for source_id, _ in workspace.source_warehouses}
     source = next(s for s in workspace.sources if s["id"] in connected & warehoused)
@@ -217,3 +228,5 @@ def test_a_source_the_trail_says_was_deleted_is_retired_unread(start_emulator, o
     paths, options, _ = change_run_against_reference(emulator, options_for, tmp_path, tables)
     assert not [path for path in paths if source["id"] in path], paths
     assert not [row for row in current_state(options, "tracking_plan_sources") if source["id"] in row]
+    run_snapshot(full)
+    assert last_changes(options) == last_changes(full), "the change log says what a full run's says"

@@ -147,3 +147,16 @@ def test_the_audit_read_starts_where_the_audit_tables_own_read_would():
     first_read = audit_read_start({}, "w1", now)
     assert first_read == now - timedelta(days=90) + timedelta(minutes=5)
     assert audit_read_start(state, "another workspace", now) == first_read
+
+
+def test_the_change_log_compares_every_table_a_deletion_reaches():
+    """A deleted source takes its destinations, their filters and its plan links with it: those tables are not
+    read when only the source was named, but their retired rows belong in the change log."""
+    from pipelines.change_runs import tables_it_may_change
+
+    plan, _ = plan_from_events([timed("source", "s1", "Source Deleted", "2026-03-02T10:00:00Z")], SINCE)
+    read = endpoints_to_read(["sources", "destinations", "destination_filters", "tracking_plan_sources", "labels"],
+                             None, plan)
+    assert {e.table_name for e in read} == {"sources"}
+    assert tables_it_may_change(read) >= {"sources", "destinations", "destination_filters", "tracking_plan_sources"}
+    assert "labels" not in tables_it_may_change(read)
