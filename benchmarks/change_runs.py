@@ -5,7 +5,7 @@
 On one emulated workspace: a full snapshot, then `--mutations` random changes to the workspace (the
 emulator writes their audit events), then a change-driven run; the same for a second pipeline that reads
 the benchmark's 11 tables only (those `benchmarks.run` compares with the baseline). For each it reports the
-requests and seconds of both runs and their ratio, and checks that the change-driven run's current state
+requests (per API route too) and seconds of both runs and their ratio, and checks that the change-driven run's current state
 equals the state a fresh full snapshot of the mutated workspace reads. Results go to
 `benchmarks/results/<name>.json`.
 """
@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
@@ -25,6 +26,7 @@ import duckdb
 
 from pipelines.runner import RunOptions, run_snapshot
 from segment_emulator import Emulator, generate_workspace
+from segment_emulator.routes import ROUTES
 from segment_source.endpoints import history_tables
 
 from .plan import BENCH_TABLES
@@ -49,12 +51,21 @@ def current_state(path: str, dataset: str, tables: List[str]) -> Dict[str, List[
     return state
 
 
+def by_route(paths: List[str]) -> Dict[str, int]:
+    """Requests per API route (`/sources/{sourceId}`), most requested first."""
+    counts = Counter(next((route.pattern for route in ROUTES if route.match(path) is not None), path)
+                     for path in paths)
+    return dict(counts.most_common())
+
+
 def timed_run(emulator: Emulator, options: RunOptions) -> Dict[str, Any]:
     emulator.clear_requests()
     started = time.perf_counter()
     result = run_snapshot(options)
-    return {"mode": result.mode, "full_reason": result.full_reason, "requests": len(emulator.requests),
-            "seconds": round(time.perf_counter() - started, 2), "changes": result.changes}
+    paths = [request.path for request in emulator.requests]
+    return {"mode": result.mode, "full_reason": result.full_reason, "requests": len(paths),
+            "seconds": round(time.perf_counter() - started, 2), "changes": result.changes,
+            "requests_by_route": by_route(paths)}
 
 
 def scenario(scale: str, seed: int, mutations: int, tables: Optional[List[str]], workdir: str) -> Dict[str, Any]:

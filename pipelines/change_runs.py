@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import dlt
 
-from segment_source.changes import ChangePlan, fetch_audit_events, plan_from_events
+from segment_source import audit_read_start
+from segment_source.changes import ChangePlan, events_after, fetch_audit_events, plan_from_events
 from segment_source.client import SegmentSession
 from segment_source.endpoints import ENDPOINTS_BY_NAME, Endpoint, dependents, endpoint_for_table
 from segment_source.outcomes import Kind, kind_of_skip
@@ -37,13 +38,17 @@ def plan_run(
         since, reason = _change_window(sql, workspace["id"], started, full_every)
         if since is None:
             return None, reason
+        # from as far back as the audit table's own read would start, so the table loads this read
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        start = min(since, audit_read_start(pipeline.state, workspace["id"], started))
         try:
-            events = fetch_audit_events(session, host, _iso(since), _iso(started + timedelta(milliseconds=1)))
+            events = fetch_audit_events(session, host, _iso(start), _iso(started + timedelta(milliseconds=1)))
         except Exception as exc:  # noqa: BLE001 - no readable trail, no change-driven run
             return None, f"the audit trail could not be read ({' '.join(str(exc).split())[:120]})"
-        change_plan, reason = plan_from_events(events, since)
+        change_plan, reason = plan_from_events(events_after(events, since), since)
         if change_plan is None:
             return None, reason
+        change_plan.audit_events = events
         if change_plan.labels:
             labelled = _sources_with_labels(sql, workspace["id"], change_plan.labels)
             change_plan.ids.setdefault("sources", set()).update(labelled)
@@ -108,6 +113,19 @@ def _sources_with_labels(sql: Any, workspace_id: str, labels: Set[str]) -> Set[s
     return found
 
 
+def tables_it_may_change(endpoints_read: Sequence[Endpoint]) -> Set[str]:
+    """The tables a change-driven run reads, and those whose rows go with a deleted one (`retire_unseen`):
+    the change log compares them all."""
+    tables = {endpoint.table_name for endpoint in endpoints_read}
+    pending = list(tables)
+    while pending:
+        for dependent, _ in dependents(pending.pop()):
+            if dependent not in tables:
+                tables.add(dependent)
+                pending.append(dependent)
+    return tables
+
+
 def retire_unseen(sql: Any, plan: ChangePlan, report: ExtractionReport, endpoints_read: Sequence[Endpoint],
                   skipped: Iterable[str], snapshot: history.Snapshot) -> None:
     skipped = set(skipped)
@@ -118,7 +136,7 @@ def retire_unseen(sql: Any, plan: ChangePlan, report: ExtractionReport, endpoint
         if plan.reads_whole(endpoint):
             _retire(sql, table, snapshot, None, None, report.keys(table))
         elif not endpoint.parent:
-            gone = plan.ids_of(endpoint) - report.keys(table)
+            gone = plan.named_ids(endpoint) - report.keys(table)
             _retire_with_dependents(sql, table, "id", gone, snapshot, skipped)
         elif "id" in endpoint.parent_fields:
             parents = _parent_ids(ENDPOINTS_BY_NAME[endpoint.parent], plan, report)
@@ -142,7 +160,7 @@ def _parent_ids(parent: Endpoint, plan: ChangePlan, report: ExtractionReport) ->
     """Whose children were re-read: the ids asked for (a deleted parent's children go too), or for a
     parent that is itself a child, the rows it returned."""
     if not parent.parent:
-        return plan.ids_of(parent)
+        return plan.named_ids(parent)
     return report.keys(parent.table_name) if parent.key == ("id",) else set()
 
 

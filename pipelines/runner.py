@@ -329,7 +329,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     selected_tables = _selected_tables(settings.resources, settings.groups, api)
     if change_plan is not None:
         endpoints_read = endpoints_to_read(settings.resources, settings.groups, change_plan)
-        read = {endpoint.table_name for endpoint in endpoints_read}
+        read = change_runs.tables_it_may_change(endpoints_read)
         selected_tables = [t for t in selected_tables if t in read]
     complete = [t for t in selected_tables if t not in skipped]
     result = RunResult(

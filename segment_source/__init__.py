@@ -38,6 +38,7 @@ logger = logging.getLogger("segment_history")
 
 __all__ = [
     "segment_source", "source_settings", "open_session", "build_session", "resolve_base_url", "SourceSettings",
+    "audit_read_start",
     "ExtractionReport", "SegmentCursorPaginator", "RepeatedCursor",
 ]
 
@@ -153,17 +154,41 @@ def _endpoint_resource(
 
 def _audit_events_window(endpoint_resource: Dict[str, Any], now: datetime, overlap: bool) -> None:
     """Incremental on the event timestamp: the first run backfills the 90-day retention window."""
-    start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS) + timedelta(minutes=5)
     endpoint = endpoint_resource["endpoint"]
     endpoint["params"]["startTime"] = "{incremental.start_value}"
     # an explicit end keeps every page of this run on one window (the API freezes it in the cursor);
     # rounded up past `now` so an event in the snapshot's own millisecond is not cut off
     endpoint["params"]["endTime"] = _iso(now + timedelta(milliseconds=1))
-    endpoint["incremental"] = {
-        "cursor_path": "timestamp",
-        "initial_value": _iso(start),
-        "lag": settings.AUDIT_OVERLAP_SECONDS if overlap else None,
-    }
+    endpoint["incremental"] = _audit_incremental(now, overlap)
+
+
+def _audit_incremental(now: datetime, overlap: bool) -> Dict[str, Any]:
+    start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS) + timedelta(minutes=5)
+    return {"cursor_path": "timestamp", "initial_value": _iso(start),
+            "lag": settings.AUDIT_OVERLAP_SECONDS if overlap else None}
+
+
+def audit_read_start(pipeline_state: Dict[str, Any], workspace_id: str, now: datetime) -> datetime:
+    """Where this run's read of the audit table starts (its incremental's start): the newest stored event less
+    the overlap, or on a first read the retention window."""
+    resources = pipeline_state.get("sources", {}).get("segment", {}).get("resources", {})
+    cursor = resources.get(audit_resource_name(workspace_id), {}).get("incremental", {}).get("timestamp", {})
+    try:
+        last = datetime.fromisoformat(str(cursor["last_value"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return datetime.fromisoformat(_audit_incremental(now, True)["initial_value"].replace("Z", "+00:00"))
+    return last - timedelta(seconds=settings.AUDIT_OVERLAP_SECONDS)
+
+
+def _audit_events_read(events: List[Dict[str, Any]], name: str, report: ExtractionReport, now: datetime,
+                       steps: List[ProcessingSteps]) -> DltResource:
+    """The audit table of a change-driven run: the events planning read, through the same incremental
+    (same state, same overlap) as the table's own read."""
+    def audit_events(updated: Any = dlt.sources.incremental(**_audit_incremental(now, True))) -> Any:
+        report.count_page(AUDIT_EVENTS)
+        yield list(events)
+
+    return _with_steps(dlt.resource(audit_events, name=name, table_name=AUDIT_EVENTS)(), steps)
 
 
 def _iso(moment: datetime) -> str:
@@ -292,6 +317,10 @@ def segment_source(
                 and endpoint.name != AUDIT_EVENTS:
             by_id = by_id_resource(endpoint, plan.ids_of(endpoint), session, source.host, report, shared_reads)
             declared.append(_with_steps(by_id, steps))
+            continue
+        if plan is not None and plan.audit_events is not None and endpoint.name == AUDIT_EVENTS:
+            declared.append(_audit_events_read(plan.audit_events, audit_resource_name(workspace_id), report,
+                                               snapshot_time, steps))
             continue
         children = [e for e in endpoints if e.parent == endpoint.name]
         resource_config = _endpoint_resource(endpoint, report, source.page_size, tokens, steps, children)

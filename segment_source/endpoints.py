@@ -93,6 +93,12 @@ class Endpoint:
     # a row of this table; a top-level endpoint without `by_id` is re-read whole when one is named (labels)
     audit_types: Tuple[str, ...] = ()
     by_id: Optional[ById] = None
+    # the event types that mean the named item is gone (the SDK's "may generate ... Deleted"): an item whose
+    # last event is one is retired without asking the API for it
+    deleted_types: Tuple[str, ...] = ()
+    # a child whose changes the trail names on another resource, never on its parent: a change-driven run
+    # does not read it under a parent the trail names (a deleted parent's rows go with it anyway)
+    changes_under_parent: bool = True
     # (table, column of this row naming one of its rows): this row goes when that resource is deleted
     # (a deleted source takes its destinations with it); rows read through a parent go with it anyway
     refers_to: Tuple[Tuple[str, str], ...] = ()
@@ -177,14 +183,16 @@ def _credential_consumers(kind: str, column: str) -> Endpoint:
 
 
 CORE = [
-    Endpoint("sources", "sources", "sources", audit_types=("source",), by_id=ById("sources/{id}", "source")),
+    Endpoint("sources", "sources", "sources", audit_types=("source",), by_id=ById("sources/{id}", "source"),
+             deleted_types=("Source Deleted",)),
     child("source_settings", "sources/{id}/settings", "", "sources", {"id": "source_id"},
           single_object=True, paginated=False, key=("source_id",)),
     child("live_plugins", "sources/{id}/live-plugins/latest", "livePlugin", "sources", {"id": "source_id"},
           single_object=True, paginated=False, stability="alpha", absent_statuses=(404,),
           audit_resources=("id", "source_id"), default=False),
     Endpoint("destinations", "destinations", "destinations", audit_types=("destination", "integration"),
-             by_id=ById("destinations/{id}", "destination"), refers_to=(("sources", "source_id"),)),
+             by_id=ById("destinations/{id}", "destination"), refers_to=(("sources", "source_id"),),
+             deleted_types=("Integration Deleted",)),
     child("destination_filters", "destination/{id}/filters", "filters", "destinations",
           {"id": "destination_id"}, audit_resources=("id", "destination_id")),
     # only Actions destinations have subscriptions, and only their catalog entry lists actions
@@ -192,7 +200,7 @@ CORE = [
           {"id": "destination_id"}, stability="alpha", audit_resources=("id", "destination_id"),
           only_under_parents_with="metadata.actions"),
     Endpoint("warehouses", "warehouses", "warehouses", audit_types=("warehouse", "storagedestination"),
-             by_id=ById("warehouses/{id}", "warehouse")),
+             by_id=ById("warehouses/{id}", "warehouse"), deleted_types=("Storage Destination Deleted",)),
     # One call per warehouse rather than per source: far fewer parents, the same edges.
     child("source_warehouses", "warehouses/{id}/connected-sources", "sources", "warehouses",
           {"id": "warehouse_id"}, keep={"id": "source_id"}, link_to="sources", key=("source_id", "warehouse_id"),
@@ -209,20 +217,21 @@ CORE = [
     child("tracking_plan_rules", "tracking-plans/{id}/rules", "rules", "tracking_plans",
           {"id": "tracking_plan_id"}, key=("tracking_plan_id", "type", "key", "version"),
           rate_limit_per_minute=200),
+    # connecting a source to a plan is audited on the source (`Source Modified`), not on the plan
     child("tracking_plan_sources", "tracking-plans/{id}/sources", "sources", "tracking_plans",
           {"id": "tracking_plan_id"}, keep={"id": "source_id"}, link_to="sources",
           key=("tracking_plan_id", "source_id"),
           audit_resources=("tracking_plan_id", "source_id"),
-          refers_to=(("sources", "source_id"),)),
+          refers_to=(("sources", "source_id"),), changes_under_parent=False),
     Endpoint("transformations", "transformations", "transformations", audit_resources=("id", "source_id"),
              audit_types=("transformation",), by_id=ById("transformations/{id}", "transformation"),
-             refers_to=(("sources", "source_id"),)),
+             refers_to=(("sources", "source_id"),), deleted_types=("Transformation Deleted",)),
     *_function_endpoints(),
     # the trail names labels in bulk ("a label changed"): re-reading the unpaginated list is one request
     Endpoint("labels", "labels", "labels", paginated=False, key=("key", "value"), audit_resources=("record_key",),
              audit_types=("label",)),
     Endpoint("credentials", "credentials", "credentials", audit_types=("credential", "warehousecredential"),
-             by_id=ById("credentials/{id}", "credential")),
+             by_id=ById("credentials/{id}", "credential"), deleted_types=("Warehouse Credential Deleted",)),
     _credential_consumers("sources", "source_id"),
     _credential_consumers("warehouses", "warehouse_id"),
     Endpoint("audit_events", "audit-events", "events", history=False),
@@ -231,7 +240,8 @@ CORE = [
 IAM = [
     Endpoint("users", "users", "users", group="iam", audit_types=("user",), by_id=ById("users/{id}", "user")),
     Endpoint("user_groups", "groups", "userGroups", volatile=("memberCount",), group="iam",
-             audit_types=("usergroup", "group"), by_id=ById("groups/{id}", "userGroup")),
+             audit_types=("usergroup", "group"), by_id=ById("groups/{id}", "userGroup"),
+             deleted_types=("User Group Deleted",)),
     child("user_group_members", "groups/{id}/users", "users", "user_groups", {"id": "user_group_id"},
           keep={"id": "user_id", "email": "email"}, link_to="users", key=("user_group_id", "user_id"), group="iam",
           audit_resources=("user_group_id", "user_id")),
@@ -273,7 +283,8 @@ ENGAGE = [
 
 REVERSE_ETL = [
     Endpoint("reverse_etl_models", "reverse-etl-models", "models", stability="alpha", group="reverse_etl",
-             audit_types=("model", "reverseetlmodel"), by_id=ById("reverse-etl-models/{id}", "reverseEtlModel")),
+             audit_types=("model", "reverseetlmodel"), by_id=ById("reverse-etl-models/{id}", "reverseEtlModel"),
+             deleted_types=("Model Deleted",)),
 ]
 
 PRIVACY = [

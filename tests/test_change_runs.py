@@ -83,14 +83,14 @@ def test_permission_gaps_do_not_stop_change_driven_runs_but_passing_failures_do(
 
     third = run_snapshot(options)
     assert third.mode == "changes", third.full_reason
-    trusted = run_snapshot(full)
+    run_snapshot(full)
+    renamed = workspace.apply("rename_source")  # after the trusted run, before the failing one
     emulator.fail_next("/labels", status=503, times=MAX_ATTEMPTS)
     assert "labels" in run_snapshot(full).skipped
     emulator.clear_requests()
     after_failure = run_snapshot(options)
     assert after_failure.mode == "changes", after_failure.full_reason
-    audit_start = next(r.query["startTime"][0] for r in emulator.requests if r.path == "/audit-events")
-    assert audit_start == trusted.started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"), (
+    assert f"/sources/{renamed.resource_id}" in [r.path for r in emulator.requests], (
         "the window starts at the last run that lost nothing to a passing failure")
 
 
@@ -141,3 +141,92 @@ def test_a_changed_function_is_read_once_by_id(start_emulator, options_for, tmp_
     run_snapshot(reference)
     for table in tables[:-1]:
         assert current_state(options, table) == current_state(reference, table), table
+
+
+def change_run_against_reference(emulator, options_for, tmp_path, tables):
+    """Runs the change-driven run (requests recorded from its start) and a fresh full snapshot, and checks
+    that both end in the same current rows. Returns the change-driven run's request paths."""
+    options = options_for(emulator, resources=tables, mode="changes", full_snapshot_every=100)
+    emulator.clear_requests()
+    result = run_snapshot(options)
+    assert result.mode == "changes", result.full_reason
+    paths = [request.path for request in emulator.requests]
+    reference = options_for(emulator, resources=tables, duckdb_path=str(tmp_path / "reference.duckdb"),
+                            pipeline_name="reference")
+    run_snapshot(reference)
+    for table in tables:
+        if table != "audit_events":
+            assert current_state(options, table) == current_state(reference, table), table
+    return paths, options, reference
+
+
+def last_changes(options):
+    """What the last run's change log says: (table, record key, kind, field) of each row."""
+    dataset = options.dataset_name
+    with duckdb.connect(options.duckdb_path, read_only=True) as connection:
+        return sorted(connection.execute(
+            f"select resource_type, resource_id, change_kind, field_path from {dataset}.config_changes where run_id ="
+            f" (select run_id from {dataset}.snapshots order by started_at desc limit 1)").fetchall())
+
+
+def audit_event_ids(options):
+    with duckdb.connect(options.duckdb_path, read_only=True) as connection:
+        return {row[0] for row in connection.execute(f"select id from {options.dataset_name}.audit_events").fetchall()}
+
+
+def test_the_audit_trail_is_read_once_and_loaded_whole(start_emulator, options_for, tmp_path):
+    """Planning reads the trail; the audit_events table loads that read instead of asking again, and ends
+    with the same events as a full snapshot's read (the next run's window starts after them)."""
+    workspace = generate_workspace(seed=56, scale="tiny")
+    emulator = start_emulator(workspace)
+    tables = ["sources", "audit_events"]
+    run_snapshot(options_for(emulator, resources=tables, mode="changes", full_snapshot_every=100))
+    mutation = workspace.apply("rename_source")
+
+    paths, options, reference = change_run_against_reference(emulator, options_for, tmp_path, tables)
+    assert paths.count("/audit-events") == 1, paths
+    assert mutation.audit_event_id in audit_event_ids(options)
+    assert audit_event_ids(options) == audit_event_ids(reference)
+
+    later = workspace.apply("rename_source")
+    emulator.clear_requests()
+    assert run_snapshot(options).mode == "changes"
+    assert later.audit_event_id in audit_event_ids(options)
+    assert audit_event_ids(options) - audit_event_ids(reference) == {later.audit_event_id}
+
+
+def test_a_rule_change_rereads_the_plans_rules_not_its_sources(start_emulator, options_for, tmp_path):
+    """Rule changes are audited on their tracking plan; connecting a source to a plan is audited on the source
+    (`Source Modified`), so a plan the trail names keeps its sources unread."""
+    workspace = generate_workspace(seed=57, scale="tiny")
+    emulator = start_emulator(workspace)
+    tables = ["sources", "tracking_plans", "tracking_plan_rules", "tracking_plan_sources", "audit_events"]
+    run_snapshot(options_for(emulator, resources=tables, mode="changes", full_snapshot_every=100))
+    plan = next(p for p in workspace.tracking_plans if workspace.tracking_plan_sources.get(p["id"]))
+    workspace.apply("add_rule", tracking_plan_id=plan["id"])
+
+    paths, _, _ = change_run_against_reference(emulator, options_for, tmp_path, tables)
+    assert paths.count(f"/tracking-plans/{plan['id']}/rules") >= 1, paths
+    assert not [path for path in paths if path.endswith("/sources")], paths
+
+
+def test_a_source_the_trail_says_was_deleted_is_retired_unread(start_emulator, options_for, tmp_path):
+    """`Source Deleted` is the documented event of a deletion: the source and what refers to it (its tracking
+    plan and warehouse links) go without a request for it, and the change log records each removal."""
+    workspace = generate_workspace(seed=58, scale="small")
+    emulator = start_emulator(workspace)
+    tables = ["sources", "destinations", "warehouses", "source_warehouses", "tracking_plans",
+              "tracking_plan_sources", "audit_events"]
+    run_snapshot(options_for(emulator, resources=tables, mode="changes", full_snapshot_every=100))
+    full = options_for(emulator, resources=tables, duckdb_path=str(tmp_path / "full.duckdb"), pipeline_name="full")
+    run_snapshot(full)
+    connected = {source_id for sources in workspace.tracking_plan_sources.values() for source_id in sources}
+    warehoused = {source_id for source_id, _ in workspace.source_warehouses}
+    source = next(s for s in workspace.sources if s["id"] in connected & warehoused)
+    workspace.apply("delete_source", source_id=source["id"])
+
+    paths, options, _ = change_run_against_reference(emulator, options_for, tmp_path, tables)
+    assert not [path for path in paths if source["id"] in path], paths
+    assert not [row for row in current_state(options, "tracking_plan_sources") if source["id"] in row]
+    run_snapshot(full)
+    assert last_changes(options) == last_changes(full), "the change log says what a full run's says"
