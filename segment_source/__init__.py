@@ -163,7 +163,7 @@ def _audit_events_window(endpoint_resource: Dict[str, Any], now: datetime, overl
 
 
 def _audit_incremental(now: datetime, overlap: bool) -> Dict[str, Any]:
-    start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS) + timedelta(minutes=5)
+    start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS, seconds=-settings.AUDIT_FIRST_READ_MARGIN_SECONDS)
     return {"cursor_path": "timestamp", "initial_value": _iso(start),
             "lag": settings.AUDIT_OVERLAP_SECONDS if overlap else None}
 

@@ -15,6 +15,9 @@ MEDIA_TYPES = {
 
 MAX_PAGE_SIZE = 1000
 AUDIT_RETENTION_DAYS = 90
+# A first read of the audit trail starts this far inside the retention window, so that its start is still
+# inside retention when the API receives it.
+AUDIT_FIRST_READ_MARGIN_SECONDS = 300
 # The audit trail is re-read this far back on every run so that late-arriving events are not missed;
 # rows are merged on id, so the overlap never duplicates an event.
 AUDIT_OVERLAP_SECONDS = 300

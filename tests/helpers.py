@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Dict, List, Set
+from typing import Dict, List, Set, Tuple
 
 import duckdb
 
 from segment_emulator import Workspace
 
 from pipelines.runner import RunOptions
+from segment_source import settings
 
-AUDIT_RETENTION = timedelta(days=90)
+AUDIT_RETENTION = timedelta(days=settings.AUDIT_RETENTION_DAYS)
 
 
 def query(options: RunOptions, sql: str, *params) -> List[tuple]:
@@ -58,9 +59,15 @@ def expected_keys(workspace: Workspace) -> Dict[str, Set[str]]:
     }
 
 
-def expected_audit_event_ids(workspace: Workspace, now: datetime) -> Set[str]:
-    oldest = now - AUDIT_RETENTION
-    return {e["id"] for e in workspace.audit_events if parse_time(e["timestamp"]) > oldest}
+def expected_audit_event_ids(workspace: Workspace, started: datetime) -> Tuple[Set[str], Set[str]]:
+    """The ids a first read started at `started` must load, and those at the window's edge, which it may load
+    or not: the run's own clock starts its window a moment later, a margin inside retention."""
+    first_read_start = started - AUDIT_RETENTION + timedelta(seconds=settings.AUDIT_FIRST_READ_MARGIN_SECONDS)
+    edge_end = first_read_start + timedelta(minutes=2)  # more than a run takes to start its read
+    expected = {e["id"] for e in workspace.audit_events if parse_time(e["timestamp"]) > edge_end}
+    at_edge = {e["id"] for e in workspace.audit_events
+               if started - AUDIT_RETENTION < parse_time(e["timestamp"]) <= edge_end}
+    return expected, at_edge
 
 
 def parse_time(text: str) -> datetime:
