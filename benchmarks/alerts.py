@@ -16,7 +16,6 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 from pipelines.notify import SegmentSink, SlackSink, WebhookSink, deliver
@@ -24,7 +23,7 @@ from pipelines.runner import RunOptions, run_snapshot
 from segment_emulator import Emulator, generate_workspace
 from tests.http_receiver import Receiver
 
-from .run import RESULTS, TOKEN, machine, write_result
+from .run import RESULTS, TOKEN, result_header, write_result
 
 SEED = 7
 
@@ -67,10 +66,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="segment-history-alerts-") as workdir:
         run = scenario(args.scale, SEED, args.changes, workdir)
-    command = " ".join(["python -m benchmarks.alerts", *(argv if argv is not None else sys.argv[1:])])
     name = f"alerts-{args.scale}-{args.changes}"
-    result = {"name": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
-              "machine": machine(), "scenario": {"scale": args.scale, "seed": SEED, "changes": args.changes},
+    scenario_of_run = {"scale": args.scale, "seed": SEED, "changes": args.changes}
+    result = {**result_header("benchmarks.alerts", name, argv if argv is not None else sys.argv[1:], scenario_of_run),
               "run": run}
     print(f"{run['changes']} changes: snapshot {run['snapshot_seconds']} s, notifications {run['notify_seconds']} s"
           f" ({run['tracking_api_events']} Tracking API events)")

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 import duckdb
@@ -30,7 +29,7 @@ from segment_emulator.routes import ROUTES
 from segment_source.endpoints import history_tables
 
 from .plan import BENCH_TABLES
-from .run import RESULTS, TOKEN, machine, write_result
+from .run import RESULTS, TOKEN, result_header, write_result
 
 TARGET_RATIO = 20.0  # issue 5: at least 20x fewer requests than a full snapshot, after 20 mutations
 
@@ -105,9 +104,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="segment-history-changes-") as workdir:
         runs = {tag: scenario(args.scale, args.seed, args.mutations, tables, workdir)
                 for tag, tables in (("bench_tables", list(BENCH_TABLES)), ("default_groups", None))}
-    result = {"name": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "command": " ".join(["python -m benchmarks.change_runs", *(argv if argv is not None else sys.argv[1:])]),
-              "machine": machine(), "scenario": {"scale": args.scale, "seed": args.seed, "mutations": args.mutations},
+    scenario_of_run = {"scale": args.scale, "seed": args.seed, "mutations": args.mutations}
+    result = {**result_header("benchmarks.change_runs", name, argv if argv is not None else sys.argv[1:],
+                              scenario_of_run),
               "runs": runs, "target_requests_ratio": TARGET_RATIO}
     for tag, run in runs.items():
         met = "met" if run["requests_ratio"] >= TARGET_RATIO else "NOT met"

@@ -17,7 +17,6 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 import dagster as dg
@@ -26,7 +25,7 @@ from pipelines.dagster_definitions import build_definitions
 from pipelines.runner import RunOptions, run_workspaces
 from segment_emulator import Emulator, generate_workspace
 
-from .run import RESULTS, machine, write_result
+from .run import RESULTS, result_header, write_result
 
 SEEDS = {"us": 21, "eu": 22}
 
@@ -74,10 +73,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="segment-history-dagster-") as workdir:
         run = scenario(args.scale, args.latency_ms, workdir)
-    command = " ".join(["python -m benchmarks.dagster_partitions", *(argv if argv is not None else sys.argv[1:])])
     name = f"dagster-{args.scale}"
-    result = {"name": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
-              "machine": machine(), "scenario": {"scale": args.scale, "seeds": SEEDS, "latency_ms": args.latency_ms},
+    scenario_of_run = {"scale": args.scale, "seeds": SEEDS, "latency_ms": args.latency_ms}
+    result = {**result_header("benchmarks.dagster_partitions", name, argv if argv is not None else sys.argv[1:],
+                              scenario_of_run),
               "run": run}
     print(f"two partitions (US, EU) in {run['two_partitions_wall_s']} s {run['partition_wall_s']};"
           f" the runner alone: {run['runner_alone_wall_s']} s; definitions load: {run['definitions_load_s']} s")

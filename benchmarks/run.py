@@ -68,6 +68,13 @@ TARGETS = {
 # --- machine and scenario -------------------------------------------------------------------------------------
 
 
+def result_header(module: str, name: str, argv: List[str], scenario: Dict[str, Any]) -> Dict[str, Any]:
+    """What every benchmark result starts with: its name, when and on what it ran, the command that reruns it."""
+    return {"name": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join(["python -m " + module, *(shlex.quote(a) for a in argv)]),
+            "machine": machine(), "scenario": scenario}
+
+
 def write_result(out_dir: str, name: str, result: Dict[str, Any]) -> Path:
     """Writes a benchmark's result as `<out_dir>/<name>.json` (the folder made if needed) and returns its path."""
     out = Path(out_dir) / f"{name}.json"
@@ -524,18 +531,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     workspace = generate_workspace(seed=args.seed, scale=args.scale)
     plan = minimal_plan(workspace)
-    result: Dict[str, Any] = {
-        "name": scenario_name(args),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in arguments),
-        "machine": machine(),
-        "scenario": {"scale": args.scale, "seed": args.seed, "latency_ms": args.latency_ms,
-                     "rate_limit_rps": args.rate_limit_rps,
-                     "tables": BENCH_TABLES if args.tables == "bench" else "default groups",
-                     "items": plan["items"]},
-        "minimal_plan": plan,
-        "runs": {},
-    }
+    scenario = {"scale": args.scale, "seed": args.seed, "latency_ms": args.latency_ms,
+                "rate_limit_rps": args.rate_limit_rps,
+                "tables": BENCH_TABLES if args.tables == "bench" else "default groups", "items": plan["items"]}
+    result: Dict[str, Any] = {**result_header("benchmarks.run", scenario_name(args), arguments, scenario),
+                              "minimal_plan": plan, "runs": {}}
     with Emulator(workspace, tokens={TOKEN: "owner"}, latency_ms=args.latency_ms,
                   rate_limit_rps=args.rate_limit_rps) as emulator:
         for kind in args.run_kinds:
