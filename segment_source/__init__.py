@@ -162,9 +162,14 @@ def _audit_events_window(endpoint_resource: Dict[str, Any], now: datetime, overl
     endpoint["incremental"] = _audit_incremental(now, overlap)
 
 
+def _first_read_start(now: datetime) -> datetime:
+    """Where a first read of the audit trail starts: its retention window, less a margin."""
+    return now - timedelta(days=settings.AUDIT_RETENTION_DAYS) + timedelta(
+        seconds=settings.AUDIT_FIRST_READ_MARGIN_SECONDS)
+
+
 def _audit_incremental(now: datetime, overlap: bool) -> Dict[str, Any]:
-    start = now - timedelta(days=settings.AUDIT_RETENTION_DAYS, seconds=-settings.AUDIT_FIRST_READ_MARGIN_SECONDS)
-    return {"cursor_path": "timestamp", "initial_value": _iso(start),
+    return {"cursor_path": "timestamp", "initial_value": _iso(_first_read_start(now)),
             "lag": settings.AUDIT_OVERLAP_SECONDS if overlap else None}
 
 
@@ -176,7 +181,7 @@ def audit_read_start(pipeline_state: Dict[str, Any], workspace_id: str, now: dat
     try:
         last = datetime.fromisoformat(str(cursor["last_value"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):
-        return datetime.fromisoformat(_audit_incremental(now, True)["initial_value"].replace("Z", "+00:00"))
+        return _first_read_start(now)
     return last - timedelta(seconds=settings.AUDIT_OVERLAP_SECONDS)
 
 
