@@ -62,3 +62,10 @@ def give_back_freed_memory() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def extracts_apart() -> bool:
+    """Whether a run extracts in a process of its own (`extraction`): wherever it can fork (Linux)."""
+    from .extraction import can_fork
+
+    return can_fork()
