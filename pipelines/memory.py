@@ -10,10 +10,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 from functools import lru_cache
 from typing import Any, Optional
 
 import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.load.configuration import LoaderConfiguration
 
 # normalize in worker processes: its heap leaves with them instead of staying under the load's
 # (a worker forked from the run does not hold the run's lock: lock.py)
@@ -22,6 +25,10 @@ NORMALIZE_WORKERS = 2
 # below this many extracted rows a run's heap is a few MB: forking workers and collecting garbage would cost
 # more CPU (about half a second a run) than the memory they give back is worth
 LARGE_RUN_ROWS = 10_000
+
+# DuckDB runs each load job's statements on every core already, and each job at once holds working memory of
+# its own: more jobs at once than cores add no speed (dlt's default is 20 for any destination)
+DUCKDB = "dlt.destinations.duckdb"
 
 # rows each table's writer keeps before it writes them to its file: dlt's default of 5,000 kept 15-18 MB of rows
 # at the medium workspace, 9.6 MB at 1,000 (BENCHMARKS.md); dlt's Airflow helper lowers it to 1,000 likewise
@@ -54,6 +61,15 @@ def normalize(pipeline: dlt.Pipeline, extracted_rows: int) -> None:
     give_back_freed_memory()
     pipeline.normalize(workers=NORMALIZE_WORKERS)
     give_back_freed_memory()
+
+
+def load(pipeline: dlt.Pipeline) -> LoadInfo:
+    """Loads the normalized packages: into DuckDB with at most as many jobs at once as the machine has cores
+    (BENCHMARKS.md: at the large workspace, 20 jobs at once took 233 MB, 2 took 117 MB). A setting of
+    `load.workers` is dlt's and wins."""
+    if pipeline.destination.destination_type == DUCKDB:
+        return pipeline.load(workers=min(LoaderConfiguration.workers, os.cpu_count() or 1))
+    return pipeline.load()
 
 
 def give_back_freed_memory() -> None:

@@ -40,7 +40,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
 from .lock import run_lock
 from .extraction import extract_in_child
-from .memory import extracts_apart, keep_fewer_rows_in_writers, normalize
+from .memory import extracts_apart, keep_fewer_rows_in_writers, load, normalize
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
@@ -349,7 +349,7 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     if mode == "scd2":
         move_to_public_ids(pipeline, identities.rekeyed, workspace["id"])
     normalize(pipeline, sum(report.rows(table) for table in selected_tables))
-    load_info = pipeline.load()
+    load_info = load(pipeline)
     load_info.raise_on_failed_jobs()
     if change_plan is not None:
         with pipeline.sql_client() as sql:
@@ -367,7 +367,7 @@ def _extract(pipeline: dlt.Pipeline, source: Any, options: RunOptions, session: 
 
     def extract() -> List[str]:
         with show_progress(report, options.progress, session=session):
-            return pipeline.extract(source, workers=workers, max_parallel_items=max(20, 2 * workers),
+            return pipeline.extract(source, workers=workers, max_parallel_items=workers,
                                     loader_file_format=loader_file_format(pipeline)).loads_ids
 
     if not extracts_apart():
