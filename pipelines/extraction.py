@@ -18,6 +18,7 @@ discards that unfinished extraction (`recovery.py`).
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -61,10 +62,14 @@ def extract_in_child(pipeline: dlt.Pipeline, extract: Callable[[], List[str]], c
     Each object of `carried` gets the attributes the child's copy of it ended with; the child's failure is
     raised here. The pipeline's schemas and state are read back from its working folder."""
     read_end, write_end = os.pipe()
+    # the child's garbage collector never visits what it inherits: collecting an inherited DuckDB connection
+    # left in a reference cycle runs its finalizer against DuckDB's state in the parent, which aborts the child
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
         _run_child(write_end, pipeline, extract, carried)
+    gc.unfreeze()
     os.close(write_end)
     try:
         with os.fdopen(read_end, "rb") as pipe:
