@@ -74,14 +74,16 @@ def extract_in_child(pipeline: dlt.Pipeline, extract: Callable[[], List[str]], c
     try:
         with os.fdopen(read_end, "rb") as pipe:
             message = pipe.read()
-        status = _reap(pid)
     except BaseException:
         _stop(pid)
         raise
-    _reread_from_disk(pipeline)
     if not message:
+        status = os.waitpid(pid, 0)[1]
         raise ExtractionProcessDied(f"The extraction process ended without a result ({_describe(status)}); the"
                                     " next run starts cleanly.")
+    # the child has sent everything and is exiting: the run goes on while the kernel takes its memory back
+    threading.Thread(target=os.waitpid, args=(pid, 0), name="extraction-reaper", daemon=True).start()
+    _reread_from_disk(pipeline)
     outcome, result, states = pickle.loads(message)
     for target, state in zip(carried, states):
         vars(target).update(state)
@@ -117,10 +119,6 @@ def _state(target: object, carried: Sequence[object]) -> Dict[str, Any]:
     objects stay the parent's."""
     return {name: value for name, value in vars(target).items()
             if not (isinstance(value, _SYNC_TYPES) or callable(value) or any(value is other for other in carried))}
-
-
-def _reap(pid: int) -> int:
-    return os.waitpid(pid, 0)[1]
 
 
 def _stop(pid: int) -> None:

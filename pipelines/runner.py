@@ -2,7 +2,8 @@
 
     recover what a killed run left (`recovery`)
       ->  GET / (which workspace), and for `--mode changes` the plan from the audit trail (`change_runs`)
-      ->  extract (dlt rest_api, concurrent)  ->  discard tables the report marks incomplete (`package`)
+      ->  extract (dlt rest_api, concurrent; in a process of its own: `extraction`)
+      ->  discard tables the report marks incomplete (`package`)
       ->  normalize + load (SCD2 per workspace, audit events merged on id)
       ->  config_changes + snapshots, and new bridges (`run_records`: a second, small load into the same dataset)
 """
