@@ -1,8 +1,9 @@
-"""Extraction in a process of its own, for a large run: the heap the parse of its pages grew leaves with it.
+"""Extraction in a process of its own: the heap the parse of its pages grew leaves with it.
 
 Extraction parses every page in Python, and the heap that parse grows stays with the process that did it
 (glibc keeps the pages, fragmentation keeps `malloc_trim` from returning them): DuckDB's load then takes its
-own memory on top (BENCHMARKS.md, "Memory, third pass"). A child forked from the run extracts into the
+own memory on top (BENCHMARKS.md, "Memory, third pass"). On Linux every run forks (a first run has no size
+to go by, and a small run pays no measurable time for it). A child forked from the run extracts into the
 pipeline's working folder (dlt writes the package, the schemas and the state there) and exits; the run reads
 them back from disk and normalizes and loads as before.
 
@@ -11,9 +12,9 @@ over a pipe, copied into the run's own objects, and so does a failure: rebuilt a
 with the same messages, so that exit codes and messages are those of an extraction in the run itself.
 
 The child is forked under the run lock: it neither holds the lock nor outlives the run (`lock.py`). A
-SIGINT stops it (the terminal sends it to both; `extract_in_child` forwards one it receives itself); a run
-killed while its child extracts leaves what a run killed while extracting leaves, and the next run
-discards that unfinished extraction (`recovery.py`).
+SIGINT stops it (the terminal sends it to both; `extract_in_child` forwards one the run receives itself); a
+run killed (or ended by SIGTERM) while its child extracts leaves what a run killed while extracting leaves,
+and the next run discards that unfinished extraction (`recovery.py`).
 """
 
 from __future__ import annotations
