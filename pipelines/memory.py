@@ -26,9 +26,10 @@ NORMALIZE_WORKERS = 2
 # more CPU (about half a second a run) than the memory they give back is worth
 LARGE_RUN_ROWS = 10_000
 
-# DuckDB runs each load job's statements on every core already, and each job at once holds working memory of
-# its own: more jobs at once than cores add no speed (dlt's default is 20 for any destination)
+# A DuckDB load job runs its statements on every core, and each job at once holds working memory of its own:
+# jobs at once times DuckDB's threads beyond the cores add no speed, only memory (dlt's default is 20 jobs)
 DUCKDB = "dlt.destinations.duckdb"
+DUCKDB_GLOBAL_CONFIG = "destination.duckdb.credentials.global_config"
 
 # rows each table's writer keeps before it writes them to its file: dlt's default of 5,000 kept 15-18 MB of rows
 # at the medium workspace, 9.6 MB at 1,000 (BENCHMARKS.md); dlt's Airflow helper lowers it to 1,000 likewise
@@ -64,12 +65,17 @@ def normalize(pipeline: dlt.Pipeline, extracted_rows: int) -> None:
 
 
 def load(pipeline: dlt.Pipeline) -> LoadInfo:
-    """Loads the normalized packages: into DuckDB with at most as many jobs at once as the machine has cores
-    (BENCHMARKS.md: at the large workspace, 20 jobs at once took 233 MB, 2 took 117 MB). A setting of
-    `load.workers` is dlt's and wins."""
-    if pipeline.destination.destination_type == DUCKDB:
-        return pipeline.load(workers=min(LoaderConfiguration.workers, os.cpu_count() or 1))
-    return pipeline.load()
+    """Loads the normalized packages. Into DuckDB: at most as many jobs at once as the machine has cores, and
+    DuckDB's threads shared among them, so that together they use every core once (BENCHMARKS.md, "Memory,
+    third pass": at the large workspace on 2 cores, 20 jobs took 233 MB, 2 jobs 201 MB, 2 jobs of one thread
+    115 MB in the same time). dlt's `load.workers` and DuckDB's `global_config`, when set, win."""
+    if pipeline.destination.destination_type != DUCKDB:
+        return pipeline.load()
+    cores = os.cpu_count() or 1
+    jobs = min(LoaderConfiguration.workers, cores)
+    if dlt.config.get(DUCKDB_GLOBAL_CONFIG) is None:
+        dlt.config[DUCKDB_GLOBAL_CONFIG] = {"threads": max(1, cores // jobs)}
+    return pipeline.load(workers=jobs)
 
 
 def give_back_freed_memory() -> None:
