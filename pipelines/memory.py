@@ -2,7 +2,9 @@
 
 Extraction parses every page in Python; the objects are freed when a step ends, but glibc keeps the pages
 in its heap for Python to reuse. DuckDB allocates with an allocator of its own, so the load's memory came
-on top of what extraction and normalize had left (benchmarks: BENCHMARKS.md, "Peak memory").
+on top of what extraction and normalize had left (benchmarks: BENCHMARKS.md, "Peak memory"). Extraction
+now runs in a process of its own (`extraction.py`), normalize in worker processes, and the load's jobs and
+DuckDB's threads share the cores ("Memory, third pass").
 """
 
 from __future__ import annotations
