@@ -22,8 +22,8 @@ from segment_emulator import Emulator, generate_workspace
 from segment_source.config_api.pages import PageTokenPaginator
 from segment_source.config_api.shapes import unpack_rules
 
-from .helpers import current_keys, query, rule_key
-from .test_bad_input import assert_failed_cleanly, dataset_fingerprint
+from .helpers import current_keys, dataset_fingerprint, query, rule_key
+from .test_bad_input import assert_failed_cleanly
 
 CONFIG_TOKEN, PUBLIC_TOKEN = "config-token", "test-token"
 # what the Config API can express (facts sheet §3.6, §3.8): rule slots and function types

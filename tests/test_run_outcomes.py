@@ -17,7 +17,7 @@ from pipelines import cli
 from pipelines.runner import make_pipeline, run_snapshot
 
 from .conftest import TOKEN
-from .helpers import query, tables
+from .helpers import dataset_fingerprint, query
 from .history_state import Cycles, assert_same_history, dataset_state, mutate_twins, twin_workspaces
 from .signalled_run import run_interrupted
 from .test_interrupted import RESOURCES
@@ -27,7 +27,7 @@ def every_table(options) -> dict:
     """Rows of every table of the dataset, dlt's own included ({} when the file does not exist)."""
     if not os.path.exists(options.duckdb_path):
         return {}
-    return {t: query(options, f"select count(*) from {{ds}}.{t}")[0][0] for t in sorted(tables(options))}
+    return dataset_fingerprint(options)
 
 
 def run_args(options, *extra: str) -> list:
