@@ -60,6 +60,7 @@ def completeness(result) -> list:
     return [(e.passed, e.severity) for e in result.get_asset_check_evaluations()]
 
 
+@pytest.mark.slow
 def test_each_workspace_is_a_partition_loaded_into_one_dataset(two_regions, place):
     (us_workspace, _), (eu_workspace, _) = two_regions
     defs = code_location.build_definitions(place)
@@ -90,6 +91,7 @@ def test_each_workspace_is_a_partition_loaded_into_one_dataset(two_regions, plac
     assert changes == [(us_workspace.workspace["id"], removed.pop(), "removed")]
 
 
+@pytest.mark.slow
 def test_a_refused_token_fails_only_its_own_partition(two_regions, place):
     defs = code_location.build_definitions(place)
     assert materialize(defs, "us-prod").success

@@ -171,6 +171,7 @@ def workspace_rows(path: Path, table: str) -> Dict[str, set]:
     return found
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_of_one_workspace_is_loaded_as_that_workspace_only(two_workspaces, tmp_path, monkeypatch):
     """Two workspaces into one destination and dataset: a run of X killed before its load is finished by the
     next run into that dataset, whichever workspace it reads, and lands as X's rows and X's `snapshots` row;
