@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def test_each_workspace_is_a_partition_loaded_into_one_dataset(two_regions, plac
 
 @pytest.mark.slow
 def test_a_refused_token_fails_only_its_own_partition(two_regions, place):
-    defs = code_location.build_definitions(place)
+    defs = code_location.build_definitions(replace(place, resources=["sources"]))  # a workspace fails, not a table
     assert materialize(defs, "us-prod").success
     before = dataset_fingerprint(place)
 
@@ -108,7 +109,7 @@ def test_a_refused_token_fails_only_its_own_partition(two_regions, place):
 
 
 def test_an_unknown_mode_fails_the_run_and_changes_nothing(two_regions, place):
-    defs = code_location.build_definitions(place)
+    defs = code_location.build_definitions(replace(place, resources=["sources"]))
     assert materialize(defs, "us-prod").success
     before = dataset_fingerprint(place)
     failed = materialize(defs, "us-prod", mode="fast")

@@ -20,6 +20,7 @@ from segment_emulator import generate_workspace
 from pipelines import cli
 from pipelines.runner import make_pipeline
 
+from .helpers import ONE_TABLE
 from .signalled_run import run_interrupted
 
 
@@ -98,7 +99,7 @@ def test_a_run_failed_on_a_bad_dataset_is_not_loaded_into_another_dataset(start_
     def run(dataset):
         return cli.main(["run", "--destination", "postgres", "--dataset-name", dataset, "--base-url",
                          emulator.base_url, "--pipeline-name", good.pipeline_name,
-                         "--pipelines-dir", good.pipelines_dir, "--progress", "none"])
+                         "--pipelines-dir", good.pipelines_dir, "--progress", "none", *ONE_TABLE])
 
     assert run(good.dataset_name) == run(reference.dataset_name) == cli.EXIT_OK
     before = postgres_rows(good)
