@@ -33,6 +33,7 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
     DestinationUnavailable,
     check_destination,
     history_mode,
+    kept_open,
     loader_file_format,
     make_pipeline,
     removed_if_left_empty,
@@ -197,10 +198,11 @@ def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) 
     """One snapshot of the workspace of `options.access_token` (or of the configuration's token)."""
     with _run_lock(options), removed_if_left_empty(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
-        check_destination(pipeline)
-        _report_unfinished_elsewhere(options)
-        _recover(pipeline)
-        return _snapshot_run(pipeline, options, session)
+        with kept_open(pipeline):
+            check_destination(pipeline)
+            _report_unfinished_elsewhere(options)
+            _recover(pipeline)
+            return _snapshot_run(pipeline, options, session)
 
 
 def configured_workspaces() -> List[Dict[str, Any]]:
@@ -243,19 +245,20 @@ def run_workspaces(options: RunOptions) -> List[WorkspaceRun]:
     runs = []
     with _run_lock(options), removed_if_left_empty(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
-        check_destination(pipeline)
-        _report_unfinished_elsewhere(options)
-        for position, entry in enumerate(entries, start=1):
-            run = WorkspaceRun(entry=position, name=entry.get("name"))
-            try:
-                _recover(pipeline)  # also what the previous workspace's failure left
-                run.result = _snapshot_run(pipeline, entry_options(options, entry), None)
-            except Exception as exc:  # noqa: BLE001 - reported per workspace by the caller
-                if is_interrupt(exc):
-                    raise
-                logger.debug("%s failed", run.label, exc_info=exc)
-                run.error = exc
-            runs.append(run)
+        with kept_open(pipeline):
+            check_destination(pipeline)
+            _report_unfinished_elsewhere(options)
+            for position, entry in enumerate(entries, start=1):
+                run = WorkspaceRun(entry=position, name=entry.get("name"))
+                try:
+                    _recover(pipeline)  # also what the previous workspace's failure left
+                    run.result = _snapshot_run(pipeline, entry_options(options, entry), None)
+                except Exception as exc:  # noqa: BLE001 - reported per workspace by the caller
+                    if is_interrupt(exc):
+                        raise
+                    logger.debug("%s failed", run.label, exc_info=exc)
+                    run.error = exc
+                runs.append(run)
     return runs
 
 

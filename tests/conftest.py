@@ -4,11 +4,13 @@ PostgreSQL server for the session. CONTRIBUTING.md lists them, with the markers.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import uuid
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -22,7 +24,7 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 
 from segment_emulator import Emulator, Workspace, generate_workspace  # noqa: E402
 
-from pipelines.runner import RunOptions  # noqa: E402
+from pipelines.runner import RunOptions, RunResult, run_snapshot  # noqa: E402
 
 from .emulator_http import TOKENS as EMULATOR_TEST_TOKENS  # noqa: E402
 # defined here, not imported into each module that uses it: a session fixture imported into several modules is
@@ -94,6 +96,47 @@ def options_for(tmp_path: Path) -> Callable[..., RunOptions]:
         )
         defaults.update(kwargs)
         return RunOptions(**defaults)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def first_snapshots(tmp_path_factory) -> Callable[[int, str], Tuple[Path, RunResult, datetime]]:
+    """`first_snapshots(seed, scale)`: the first snapshot of that generated workspace (`options_for`'s defaults:
+    every default table), taken once per session, that is once per xdist worker. Returns its folder (the DuckDB
+    file and dlt's working directory), its RunResult and the moment the workspace was generated at."""
+    day = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)  # generate_workspace's
+    taken: Dict[Tuple[int, str], Tuple[Path, RunResult, datetime]] = {}
+
+    def take(seed: int, scale: str) -> Tuple[Path, RunResult, datetime]:
+        if (seed, scale) not in taken:
+            root = tmp_path_factory.mktemp(f"first_snapshot_{seed}_{scale}")
+            with Emulator(generate_workspace(seed=seed, scale=scale, now=day), tokens={TOKEN: "owner"}) as emulator:
+                first = run_snapshot(RunOptions(
+                    access_token=TOKEN, base_url=emulator.base_url, duckdb_path=str(root / "history.duckdb"),
+                    pipelines_dir=str(root / "pipelines"), pipeline_name="test_history"))
+            taken[(seed, scale)] = (root, first, day)
+        return taken[(seed, scale)]
+
+    return take
+
+
+@pytest.fixture
+def after_first_snapshot(first_snapshots, start_emulator, options_for, tmp_path):
+    """`after_first_snapshot(seed, scale) -> (workspace, emulator, options, first)`: the test's own workspace and
+    emulator, and a DuckDB file and dlt working directory (at `options_for`'s places) that are a copy of the
+    workspace's first snapshot: as if the test had taken it (`first` is its RunResult), without its cost. For
+    tests that mutate the workspace after a first snapshot of every default table."""
+
+    def make(seed: int, scale: str = "small"):
+        root, first, day = first_snapshots(seed, scale)
+        workspace = generate_workspace(seed=seed, scale=scale, now=day)
+        emulator = start_emulator(workspace)
+        options = options_for(emulator)
+        shutil.copytree(root / "pipelines", options.pipelines_dir)
+        for path in root.glob("history.duckdb*"):
+            shutil.copy(path, tmp_path / path.name)
+        return workspace, emulator, options, first
 
     return make
 

@@ -23,8 +23,8 @@ from pipelines import cli
 from pipelines.runner import RunOptions
 
 from .conftest import TOKEN
-from .helpers import current_keys, query
-from .test_bad_input import assert_failed_cleanly, dataset_fingerprint
+from .helpers import current_keys, dataset_fingerprint, query
+from .test_bad_input import assert_failed_cleanly
 
 # the test configuration: a wait the machine never needs, short enough that giving up takes seconds
 TIMEOUT_SECONDS = "0.5"

@@ -14,7 +14,7 @@ from pipelines import cli
 from pipelines.runner import RunOptions, make_pipeline
 
 from .conftest import TOKEN
-from .helpers import query, tables
+from .helpers import ONE_TABLE, dataset_fingerprint
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def loaded(start_emulator, options_for, tmp_path, monkeypatch):
             base += ["--base-url", emulator.base_url]
         return cli.main(base + list(extra))
 
-    assert run() == cli.EXIT_OK
+    assert run(*ONE_TABLE) == cli.EXIT_OK
     return emulator, options, run
 
 
@@ -52,13 +52,8 @@ def loaded_once(tmp_path_factory):
                 patch.setenv("SEGMENT_ACCESS_TOKEN", TOKEN)
                 return cli.main(base + list(extra))
 
-        assert run() == cli.EXIT_OK
+        assert run(*ONE_TABLE) == cli.EXIT_OK
         yield emulator, options, run
-
-
-def dataset_fingerprint(options):
-    """Row counts of every table, dlt's own included: any load would change at least `_dlt_loads`."""
-    return {t: query(options, f"select count(*) from {{ds}}.{t}")[0][0] for t in sorted(tables(options))}
 
 
 def assert_failed_cleanly(capsys, options, before, code, expected_code, *phrases):
@@ -173,9 +168,9 @@ def test_invalid_run_flag(loaded_once, capsys, flags, phrase):
 @pytest.mark.parametrize("region", ["EU", " Eu "])
 def test_region_is_read_the_same_way_from_the_command_line_and_the_configuration(loaded, capsys, monkeypatch, region):
     emulator, options, run = loaded
-    assert run("--region", region) == cli.EXIT_OK, capsys.readouterr().err
+    assert run("--region", region, *ONE_TABLE) == cli.EXIT_OK, capsys.readouterr().err
     monkeypatch.setenv("SOURCES__SEGMENT__REGION", region)
-    assert run() == cli.EXIT_OK, capsys.readouterr().err
+    assert run(*ONE_TABLE) == cli.EXIT_OK, capsys.readouterr().err
 
 
 def test_verbose_is_accepted_after_the_sub_command_and_shows_the_traceback(loaded_once, capsys):

@@ -22,8 +22,8 @@ from segment_emulator import Emulator, generate_workspace
 from segment_source.config_api.pages import PageTokenPaginator
 from segment_source.config_api.shapes import unpack_rules
 
-from .helpers import current_keys, query, rule_key
-from .test_bad_input import assert_failed_cleanly, dataset_fingerprint
+from .helpers import current_keys, dataset_fingerprint, query, rule_key
+from .test_bad_input import assert_failed_cleanly
 
 CONFIG_TOKEN, PUBLIC_TOKEN = "config-token", "test-token"
 # what the Config API can express (facts sheet §3.6, §3.8): rule slots and function types
@@ -216,6 +216,7 @@ def _rule_counts(rows):
     return counts
 
 
+@pytest.mark.slow
 def test_migration_three_config_runs_then_three_public_runs_read_as_one_history(emulator, tmp_path, capsys):
     ws = emulator.workspace
     config, public = _options(emulator, tmp_path, "config"), _options(emulator, tmp_path, "public")
@@ -283,6 +284,7 @@ def _pairs_of_one_type(ws):
     return {key for ids in by_pair.values() if len(ids) > 1 for key in ids}
 
 
+@pytest.mark.slow
 def test_a_config_run_between_public_runs_leaves_destinations_it_cannot_name_alone(emulator, tmp_path):
     ws = emulator.workspace
     unnamed = _pairs_of_one_type(ws)

@@ -1,6 +1,7 @@
-"""The two shortcuts in dlt's configuration resolution (`segment_source.config_resolution`) answer what dlt
-would: a memoized `is_secret_hint` agrees with dlt's own on every kind of hint, and the runtime configuration
-the REST clients share is resolved again for each source build, so a setting changed in between is seen."""
+"""The shortcuts in dlt's configuration resolution (`segment_source.config_resolution`) answer what dlt
+would: a memoized `is_secret_hint` agrees with dlt's own on every kind of hint, so do a configuration's field
+count and a TypedDict's type hints, and the runtime configuration the REST clients share is resolved again
+for each source build, so a setting changed in between is seen."""
 
 from __future__ import annotations
 
@@ -53,3 +54,33 @@ def test_each_source_build_resolves_the_runtime_configuration_again(monkeypatch)
     monkeypatch.setenv("RUNTIME__HTTP_MAX_ERROR_BODY_LENGTH", "333")
     outside = rest_api.RESTClient(base_url="http://127.0.0.1:9/")
     assert outside._config.http_max_error_body_length == 333, "outside a build each client resolves its own"
+
+
+def test_a_configurations_field_count_is_dlts_own_for_each_class():
+    from dlt.common.configuration.specs import ConfigSectionContext, RuntimeConfiguration
+    from dlt.destinations.impl.duckdb.configuration import DuckDbClientConfiguration
+
+    for configuration in (ConfigSectionContext(), RuntimeConfiguration(), DuckDbClientConfiguration(),
+                          ConnectionStringCredentials(), ConfigSectionContext(sections=("sources",))):
+        expected = config_resolution._count_fields_uncached(configuration)
+        assert len(configuration) == expected == len(configuration), type(configuration)
+        assert bool(configuration) is (expected > 0)
+
+
+def test_validate_dict_reads_the_type_hints_through_the_memo():
+    import sys
+    from dlt.common import validation
+    from dlt.common.schema.typing import TStoredSchema, TTableSchema
+
+    assert validation.get_type_hints is config_resolution.type_hints
+    for spec in (TStoredSchema, TTableSchema):
+        globalns = sys.modules[spec.__module__].__dict__
+        expected = config_resolution._type_hints_uncached(spec, globalns=globalns)
+        first = config_resolution.type_hints(spec, globalns=globalns)
+        assert first == expected == config_resolution.type_hints(spec, globalns=globalns)
+        first.clear()
+        assert config_resolution.type_hints(spec, globalns=globalns) == expected, "callers get a copy"
+
+
+def test_dlt_counts_fields_through_the_memo():
+    assert base_configuration.BaseConfiguration.__len__ is config_resolution.count_fields

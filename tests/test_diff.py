@@ -30,7 +30,7 @@ from pipelines.runner import RunOptions, run_snapshot
 from segment_source.endpoints import history_tables
 
 from .conftest import TOKEN
-from .helpers import query, tables
+from .helpers import dataset_fingerprint, query, tables
 from .test_history import column_path
 
 pytestmark = pytest.mark.slow
@@ -217,10 +217,6 @@ def test_cli_diff_outputs_and_filters(history, capsys):
 
     assert cli_diff(history, iso(end), iso(end)) == 0
     assert capsys.readouterr().out.startswith("No differences between")
-
-
-def dataset_fingerprint(options: RunOptions) -> Dict[str, int]:
-    return {t: query(options, f"select count(*) from {{ds}}.{t}")[0][0] for t in sorted(tables(options))}
 
 
 @pytest.mark.parametrize("arguments,phrase", [

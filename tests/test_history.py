@@ -23,6 +23,8 @@ from pipelines import queries
 from .helpers import current_keys, expected_keys, query, row_count
 
 SNAKE = NamingConvention()
+# the workspace the tests that start from a first snapshot of every default table share (after_first_snapshot)
+SEED = 21
 
 
 def column_path(api_path: str) -> str:
@@ -114,11 +116,8 @@ SINGLE_ROW_MUTATIONS = [
 
 
 @pytest.mark.slow
-def test_each_mutation_appears_exactly_once_with_fields_values_and_actor(start_emulator, options_for):
-    workspace = generate_workspace(seed=21, scale="small")
-    emulator = start_emulator(workspace)
-    options = options_for(emulator)
-    first = run_snapshot(options)
+def test_each_mutation_appears_exactly_once_with_fields_values_and_actor(after_first_snapshot):
+    workspace, emulator, options, first = after_first_snapshot(SEED)
     assert first.changes == 0, "the first snapshot is the baseline"
 
     mutations = [workspace.apply(kind, **kwargs) for kind, kwargs in SINGLE_ROW_MUTATIONS]
@@ -132,10 +131,8 @@ def test_each_mutation_appears_exactly_once_with_fields_values_and_actor(start_e
     assert actual == expected, "no change beyond the mutations and what they cascaded to"
 
 
-def test_invisible_secret_rotation_is_not_a_change(start_emulator, options_for):
-    workspace = generate_workspace(seed=22, scale="small")
-    options = options_for(start_emulator(workspace))
-    run_snapshot(options)
+def test_invisible_secret_rotation_is_not_a_change(after_first_snapshot):
+    workspace, _, options, _ = after_first_snapshot(SEED)
 
     mutation = workspace.apply("rotate_destination_secret", visible=False)
     result = run_snapshot(options)
@@ -187,10 +184,8 @@ def test_run_mutate_cycles_record_history_and_as_of(start_emulator, options_for)
 
 
 @pytest.mark.slow
-def test_scd2_rows_grow_by_modified_and_added_only(start_emulator, options_for):
-    workspace = generate_workspace(seed=24, scale="small")
-    options = options_for(start_emulator(workspace))
-    run_snapshot(options)
+def test_scd2_rows_grow_by_modified_and_added_only(after_first_snapshot):
+    workspace, _, options, _ = after_first_snapshot(SEED)
     initial = row_count(options, "destinations")
     quiet = run_snapshot(options)
     assert row_count(options, "destinations") == initial and quiet.changes == 0
@@ -207,11 +202,8 @@ def test_scd2_rows_grow_by_modified_and_added_only(start_emulator, options_for):
     assert row_count(options, "destinations") == initial + modified_or_added
 
 
-def test_audit_events_never_duplicate_and_resume_from_the_destination(start_emulator, options_for, tmp_path):
-    workspace = generate_workspace(seed=25, scale="small")
-    emulator = start_emulator(workspace)
-    options = options_for(emulator)
-    run_snapshot(options)
+def test_audit_events_never_duplicate_and_resume_from_the_destination(after_first_snapshot, options_for, tmp_path):
+    workspace, emulator, options, _ = after_first_snapshot(SEED)
     first_count = row_count(options, "audit_events")
     newest = query(options, "select max(timestamp) from {ds}.audit_events")[0][0]
 

@@ -41,16 +41,22 @@ def demo_history(tmp_path_factory) -> Path:
     return duckdb_path
 
 
-def export_command(name: str, output: Path) -> List[str]:
-    # the command a user would run from the repository root
-    return [sys.executable, "-m", "marimo", "export", "html", f"notebooks/{name}.py", "-o", str(output), "-f"]
+def export_command(notebooks: Path, name: str, output: Path) -> List[str]:
+    # the command a user would run from the repository root, on a copy of notebooks/ (below)
+    return [sys.executable, "-m", "marimo", "export", "html", str(notebooks / f"{name}.py"), "-o", str(output), "-f"]
 
 
-def notebook_env(duckdb_path: Path, cache_dir: Path) -> Dict[str, str]:
-    env = dict(os.environ, SEGMENT_HISTORY_DUCKDB=str(duckdb_path), SEGMENT_HISTORY_DATASET=DATASET)
-    # marimo caches each run's outputs in a __marimo__ folder beside the notebook; keep the work tree clean
-    env["PYTHONPYCACHEPREFIX"] = str(cache_dir)
-    return env
+def notebook_env(duckdb_path: Path) -> Dict[str, str]:
+    return dict(os.environ, SEGMENT_HISTORY_DUCKDB=str(duckdb_path), SEGMENT_HISTORY_DATASET=DATASET)
+
+
+def copy_of_the_notebooks(directory: Path) -> Path:
+    """marimo writes each export's session into a __marimo__ folder beside the notebook: the exports run on a
+    copy, so the work tree stays clean. (PYTHONPYCACHEPREFIX would move that folder too, but also every
+    compiled module: each export would compile marimo, altair and pandas afresh, ~5 s of CPU each.)"""
+    copy = directory / "notebooks"
+    shutil.copytree(ROOT / "notebooks", copy, ignore=shutil.ignore_patterns("__pycache__", "__marimo__"))
+    return copy
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +64,7 @@ def exports(demo_history, tmp_path_factory) -> Dict[str, Dict[str, Any]]:
     """Every notebook exported to HTML, plus one pointed at a file that does not exist; the marimo processes
     run side by side."""
     out_dir = tmp_path_factory.mktemp("html")
+    notebooks = copy_of_the_notebooks(out_dir)
     jobs = {name: (name, demo_history) for name in NOTEBOOKS}
     jobs[NO_HISTORY] = ("change_history", out_dir / "nothing_here.duckdb")
     jobs[NO_METRICS] = ("changes_and_metrics", without_metrics(demo_history, out_dir / "no_metrics.duckdb"))
@@ -65,7 +72,7 @@ def exports(demo_history, tmp_path_factory) -> Dict[str, Dict[str, Any]]:
     for job, (name, duckdb_path) in jobs.items():
         output = out_dir / f"{job}.html"
         running[job] = (output, subprocess.Popen(
-            export_command(name, output), cwd=ROOT, env=notebook_env(duckdb_path, out_dir / "cache"),
+            export_command(notebooks, name, output), cwd=ROOT, env=notebook_env(duckdb_path),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ))
     results = {}

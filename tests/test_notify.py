@@ -31,6 +31,7 @@ def events_of(emulator):
     return [received.event for received in emulator.tracking.received]
 
 
+@pytest.mark.slow
 def test_one_event_per_change_with_stable_message_ids_and_nothing_twice(tiny, notify_env):
     workspace, emulator, app = tiny
     notify_env("segment", write_key=write_key(workspace), endpoint=emulator.base_url)

@@ -28,6 +28,7 @@ def slack_messages(receiver: Receiver):
     return [request.json() for request in receiver.requests if request.path == SLACK_PATH]
 
 
+@pytest.mark.slow
 def test_slack_gets_one_block_kit_message_per_run_and_a_503_is_retried(tiny, notify_env, receiver):
     workspace, app = tiny
     notify_env("slack", webhook_url=receiver.url(SLACK_PATH))

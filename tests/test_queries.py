@@ -21,7 +21,7 @@ from pipelines import cli
 from pipelines.runner import RunOptions
 
 from .conftest import TOKEN
-from .test_bad_input import dataset_fingerprint
+from .helpers import dataset_fingerprint
 
 HOSTILE_NAME = "evil\x1b[2J\x1b[31mred\rovertyped\tcolumn\u202egnp.exe"
 

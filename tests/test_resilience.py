@@ -38,7 +38,7 @@ def test_429_waits_ms_before_next_then_completes(start_emulator, options_for):
     workspace = generate_workspace(seed=3, scale="tiny")
     emulator = start_emulator(workspace)
     emulator.fail_next("/destinations", status=429, times=2)
-    options = options_for(emulator)
+    options = options_for(emulator, resources=["destinations"])  # the table read through the 429s
 
     result = run_snapshot(options)
 
@@ -55,7 +55,7 @@ def test_server_errors_and_dropped_connections_are_retried(fault, start_emulator
     workspace = generate_workspace(seed=3, scale="tiny")
     emulator = start_emulator(workspace)
     emulator.fail_next("/sources", status=fault, times=2)
-    options = options_for(emulator)
+    options = options_for(emulator, resources=["sources"])  # the table read through the faults
 
     result = run_snapshot(options)
 
@@ -67,7 +67,7 @@ def test_server_errors_and_dropped_connections_are_retried(fault, start_emulator
 def test_failure_half_way_through_pagination_retires_nothing(start_emulator, options_for):
     workspace = generate_workspace(seed=4, scale="small")
     emulator = start_emulator(workspace)
-    options = options_for(emulator, page_size=4)
+    options = options_for(emulator, page_size=4, resources=["sources", "destinations"])  # one fails, one does not
     run_snapshot(options)
     before = current_keys(options, "sources")
 

@@ -17,7 +17,7 @@ from pipelines import cli
 from pipelines.runner import make_pipeline, run_snapshot
 
 from .conftest import TOKEN
-from .helpers import query, tables
+from .helpers import ONE_TABLE, dataset_fingerprint, query
 from .history_state import Cycles, assert_same_history, dataset_state, mutate_twins, twin_workspaces
 from .signalled_run import run_interrupted
 from .test_interrupted import RESOURCES
@@ -27,7 +27,7 @@ def every_table(options) -> dict:
     """Rows of every table of the dataset, dlt's own included ({} when the file does not exist)."""
     if not os.path.exists(options.duckdb_path):
         return {}
-    return {t: query(options, f"select count(*) from {{ds}}.{t}")[0][0] for t in sorted(tables(options))}
+    return dataset_fingerprint(options)
 
 
 def run_args(options, *extra: str) -> list:
@@ -81,12 +81,12 @@ def test_each_configured_workspace_succeeds_or_fails_on_its_own(three_workspaces
     workspaces, apis, entries = three_workspaces
     reference = options_for(apis[0], duckdb_path=str(tmp_path / "reference.duckdb"), pipeline_name="reference")
     monkeypatch.setenv("SOURCES__SEGMENT__WORKSPACES", json.dumps([entries[0], entries[2]]))
-    assert cli.main(run_args(reference)) == cli.EXIT_OK
+    assert cli.main(run_args(reference, *ONE_TABLE)) == cli.EXIT_OK
 
     options = options_for(apis[0])
     monkeypatch.setenv("SOURCES__SEGMENT__WORKSPACES", json.dumps(entries))
     capsys.readouterr()
-    code = cli.main(run_args(options))
+    code = cli.main(run_args(options, *ONE_TABLE))
     out, err = capsys.readouterr()
     assert code == cli.EXIT_AUTH, "the worst of ok, token refused, ok"
     assert every_table(options) == every_table(reference), "the two others are loaded as if alone"
@@ -97,7 +97,7 @@ def test_each_configured_workspace_succeeds_or_fails_on_its_own(three_workspaces
     assert "refused the access token" in errors[0] and "refused-token" not in out + err
 
     capsys.readouterr()
-    code = cli.main(run_args(options, "--json"))
+    code = cli.main(run_args(options, *ONE_TABLE, "--json"))
     summary = json.loads(capsys.readouterr().out)
     assert code == cli.EXIT_AUTH and summary["status"] == "failed" and summary["exit_code"] == cli.EXIT_AUTH
     assert [(r["entry"], r["name"], r["status"], r["exit_code"]) for r in summary["runs"]] == [
@@ -119,7 +119,7 @@ def test_the_exit_code_of_several_workspaces_is_the_worst_one():
 def test_json_says_what_failed_when_the_whole_run_fails(start_emulator, options_for, capsys, monkeypatch):
     options = options_for(start_emulator(generate_workspace(seed=85, scale="tiny")))
     monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", TOKEN)
-    assert cli.main(run_args(options)) == cli.EXIT_OK
+    assert cli.main(run_args(options, *ONE_TABLE)) == cli.EXIT_OK
     before = every_table(options)
     capsys.readouterr()
 
@@ -137,19 +137,20 @@ def test_json_says_what_failed_when_the_whole_run_fails(start_emulator, options_
 def test_a_change_driven_run_that_read_everything_says_why(start_emulator, options_for, capsys, monkeypatch):
     options = options_for(start_emulator(generate_workspace(seed=86, scale="tiny")))
     monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", TOKEN)
-    assert cli.main(run_args(options, "--mode", "changes")) == cli.EXIT_OK
+    a_table_and_the_trail = ("--resources", "sources,audit_events")
+    assert cli.main(run_args(options, *a_table_and_the_trail, "--mode", "changes")) == cli.EXIT_OK
     assert "A full snapshot, not a change-driven one: no complete snapshot yet." in capsys.readouterr().out
 
-    assert cli.main(run_args(options, "--mode", "changes", "--json")) == cli.EXIT_OK
+    assert cli.main(run_args(options, *a_table_and_the_trail, "--mode", "changes", "--json")) == cli.EXIT_OK
     run = json.loads(capsys.readouterr().out)["runs"][0]
     assert (run["mode"], run["requested_mode"], run["full_reason"]) == ("changes", "changes", None)
 
-    assert cli.main(run_args(options, "--json")) == cli.EXIT_OK
+    assert cli.main(run_args(options, *a_table_and_the_trail, "--json")) == cli.EXIT_OK
     run = json.loads(capsys.readouterr().out)["runs"][0]
     assert (run["mode"], run["requested_mode"], run["full_reason"]) == ("full", "full", None)
 
     monkeypatch.setenv("SOURCES__SEGMENT__FULL_SNAPSHOT_EVERY", "1")
-    assert cli.main(run_args(options, "--mode", "changes", "--json")) == cli.EXIT_OK
+    assert cli.main(run_args(options, *a_table_and_the_trail, "--mode", "changes", "--json")) == cli.EXIT_OK
     run = json.loads(capsys.readouterr().out)["runs"][0]
     assert (run["mode"], run["requested_mode"]) == ("full", "changes") and "full snapshot" in run["full_reason"]
 
@@ -176,7 +177,7 @@ def test_a_run_that_fails_keeps_an_existing_duckdb_file(tmp_path, capsys, monkey
 
 @pytest.mark.slow
 def test_dlt_keeps_no_loaded_packages_between_runs(start_emulator, options_for, monkeypatch):
-    options = options_for(start_emulator(generate_workspace(seed=87, scale="tiny")))
+    options = options_for(start_emulator(generate_workspace(seed=87, scale="tiny")), resources=["sources"])
     for _ in range(3):
         run_snapshot(options)
     pipeline = make_pipeline(options)
@@ -208,9 +209,9 @@ def test_a_first_run_loads_twice_its_records_carry_the_bridges(start_emulator, o
 
 @pytest.mark.slow
 def test_sigterm_is_an_interruption_too(start_emulator, options_for, tmp_path):
-    options = options_for(start_emulator(generate_workspace(seed=88, scale="tiny")))
-    code, _, err = run_interrupted("during-load", run_args(options), {"SEGMENT_ACCESS_TOKEN": TOKEN}, tmp_path,
-                                   sig=signal.SIGTERM)
+    options = options_for(start_emulator(generate_workspace(seed=88, scale="tiny")), resources=["sources"])
+    code, _, err = run_interrupted("during-load", run_args(options, *ONE_TABLE), {"SEGMENT_ACCESS_TOKEN": TOKEN},
+                                   tmp_path, sig=signal.SIGTERM)
     assert code == 130 and len(err.strip().splitlines()) == 1, err
     run_snapshot(options)
     assert query(options, "select count(*) from {ds}.snapshots")[0][0] == 2

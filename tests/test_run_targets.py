@@ -20,6 +20,7 @@ from segment_emulator import generate_workspace
 from pipelines import cli
 from pipelines.runner import make_pipeline
 
+from .helpers import ONE_TABLE
 from .signalled_run import run_interrupted
 
 
@@ -98,7 +99,7 @@ def test_a_run_failed_on_a_bad_dataset_is_not_loaded_into_another_dataset(start_
     def run(dataset):
         return cli.main(["run", "--destination", "postgres", "--dataset-name", dataset, "--base-url",
                          emulator.base_url, "--pipeline-name", good.pipeline_name,
-                         "--pipelines-dir", good.pipelines_dir, "--progress", "none"])
+                         "--pipelines-dir", good.pipelines_dir, "--progress", "none", *ONE_TABLE])
 
     assert run(good.dataset_name) == run(reference.dataset_name) == cli.EXIT_OK
     before = postgres_rows(good)
@@ -171,6 +172,7 @@ def workspace_rows(path: Path, table: str) -> Dict[str, set]:
     return found
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_of_one_workspace_is_loaded_as_that_workspace_only(two_workspaces, tmp_path, monkeypatch):
     """Two workspaces into one destination and dataset: a run of X killed before its load is finished by the
     next run into that dataset, whichever workspace it reads, and lands as X's rows and X's `snapshots` row;

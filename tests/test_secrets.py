@@ -35,7 +35,7 @@ from segment_emulator import Emulator, generate_workspace
 from pipelines import cli
 from segment_source.settings import MAX_ATTEMPTS
 
-from .helpers import query
+from .helpers import ONE_TABLE, query
 
 TOKEN = "sgp_Qm7xT2vK9pLr4Wn8Zc3Hy6Bd1Fj5Gs0Ua2Ee9Ii4Oo7Rt"
 
@@ -225,7 +225,7 @@ def table_rows(duckdb_path: str) -> Dict[str, int]:
 def test_a_token_with_whitespace_around_it_is_trimmed(pasted, start_emulator, tmp_path, capsys, monkeypatch):
     emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
     monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", pasted)
-    code = cli.main(["run", "--base-url", emulator.base_url, *place_args(tmp_path)])
+    code = cli.main(["run", "--base-url", emulator.base_url, *ONE_TABLE, *place_args(tmp_path)])
     out, err = capsys.readouterr()
     assert code == cli.EXIT_OK, err
     assert "Authorization" not in err and EMULATOR_TOKEN not in out + err
@@ -241,9 +241,9 @@ def test_tokens_from_secrets_toml_are_trimmed_multi_line_strings_and_workspace_e
         f'[[sources.segment.workspaces]]\naccess_token = "{token}\\r\\n"\nbase_url = "{url}"\n\n'
         for token, url in ((EMULATOR_TOKEN, emulator.base_url), ("other-token", other.base_url))))
 
-    done = run_in(single, "run", "--base-url", emulator.base_url, *place_args(single))
+    done = run_in(single, "run", "--base-url", emulator.base_url, *ONE_TABLE, *place_args(single))
     assert done.returncode == cli.EXIT_OK, done.stderr
-    done = run_in(several, "run", *place_args(several))
+    done = run_in(several, "run", *ONE_TABLE, *place_args(several))
     assert done.returncode == cli.EXIT_OK, done.stderr
     loaded = query(_options(str(several / "history.duckdb")), "select count(*) from {ds}.workspace")
     assert loaded == [(2,)], "both workspaces were read with their trimmed tokens"
@@ -258,7 +258,7 @@ def loaded_once(tmp_path_factory) -> Iterator[Tuple[Emulator, List[str]]]:
     with Emulator(generate_workspace(seed=9, scale="tiny"), tokens={EMULATOR_TOKEN: "owner"}) as emulator, \
             pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGMENT_ACCESS_TOKEN", EMULATOR_TOKEN)
-        assert cli.main(["run", "--base-url", emulator.base_url, *place]) == cli.EXIT_OK
+        assert cli.main(["run", "--base-url", emulator.base_url, *ONE_TABLE, *place]) == cli.EXIT_OK
         yield emulator, place
 
 
@@ -335,7 +335,7 @@ slack_webhook_url = "https://hooks.example/services/T0/B0/Zq81WebhookPath"
 def test_secrets_registered_by_a_run_are_scrubbed_from_every_log_record(start_emulator, tmp_path, caplog, monkeypatch):
     emulator = start_emulator(generate_workspace(seed=9, scale="tiny"))
     monkeypatch.setenv("SEGMENT_ACCESS_TOKEN", EMULATOR_TOKEN + "\n")
-    assert cli.main(["run", "--base-url", emulator.base_url, *place_args(tmp_path)]) == cli.EXIT_OK
+    assert cli.main(["run", "--base-url", emulator.base_url, *ONE_TABLE, *place_args(tmp_path)]) == cli.EXIT_OK
 
     with caplog.at_level(logging.INFO):
         logging.getLogger("dlt").addHandler(caplog.handler)  # dlt's logger does not propagate to the root

@@ -66,7 +66,7 @@ def test_many_small_pages_load_the_same_rows(small_workspace, start_emulator, op
 def test_pagination_ends_on_every_last_page_style(last_page_next, start_emulator, options_for):
     workspace = generate_workspace(seed=3, scale="tiny")
     emulator = start_emulator(workspace, last_page_next=last_page_next)
-    options = options_for(emulator, page_size=2)
+    options = options_for(emulator, page_size=2, resources=["sources"])  # every list ends the same way
 
     run_snapshot(options)
 

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import dlt
 
+from ..destination import kept_open
 from ..history import table_exists
 from ..lock import run_lock
 from ..runner import RunOptions, history_mode, make_pipeline
@@ -99,12 +100,14 @@ def deliver(options: RunOptions, run_ids: Sequence[str] = (), sinks: Optional[Li
     with run_lock(options):
         pipeline = make_pipeline(options)
         reports = [SinkReport(sink.name) for sink in sinks]
-        _queue(pipeline, sinks, run_ids, reports, synced)
+        with kept_open(pipeline):
+            _queue(pipeline, sinks, run_ids, reports, synced)
         attempted: List[Dict[str, Any]] = []
-        for sink, report in zip(sinks, reports):
+        for sink, report in zip(sinks, reports):  # the destination is free for others while sinks are sent to
             attempted += _send(pipeline, sink, report)
         if attempted:
-            table.save(pipeline, attempted, synced)
+            with kept_open(pipeline):
+                table.save(pipeline, attempted, synced)
     return NotifyReport(reports, seconds=round(time.monotonic() - started, 3))
 
 
