@@ -304,6 +304,7 @@ def run_one(kind: str, args: argparse.Namespace, emulator: Any, env_overrides: D
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "peak_rss_mb_self": child.get("peak_rss_mb_self"),
+        "peak_rss_mb_children": child.get("peak_rss_mb_children"),  # the extraction process, normalize workers
         "emulator_cpu_s": round((cpu_after.ru_utime + cpu_after.ru_stime)
                                 - (cpu_before.ru_utime + cpu_before.ru_stime), 2),
         "phases": child.get("phases", {}),

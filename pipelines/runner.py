@@ -2,7 +2,8 @@
 
     recover what a killed run left (`recovery`)
       ->  GET / (which workspace), and for `--mode changes` the plan from the audit trail (`change_runs`)
-      ->  extract (dlt rest_api, concurrent)  ->  discard tables the report marks incomplete (`package`)
+      ->  extract (dlt rest_api, concurrent; in a process of its own: `extraction`)
+      ->  discard tables the report marks incomplete (`package`)
       ->  normalize + load (SCD2 per workspace, audit events merged on id)
       ->  config_changes + snapshots, and new bridges (`run_records`: a second, small load into the same dataset)
 """
@@ -40,7 +41,8 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
 )
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
 from .lock import run_lock
-from .memory import keep_fewer_rows_in_writers, normalize
+from .extraction import extract_in_child
+from .memory import extracts_apart, keep_fewer_rows_in_writers, load, normalize
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
@@ -317,17 +319,11 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
         source = segment_source(settings, workspace, session, report, plan=change_plan, snapshot_time=started,
                                 history_mode=mode, identities=identities)
 
-    workers = config.max_concurrency(options.max_concurrency)  # threads enough for the session's ceiling
-    keep_fewer_rows_in_writers()
-    with show_progress(report, options.progress, session=session):
-        extract_info = pipeline.extract(
-            source, workers=workers, max_parallel_items=max(20, 2 * workers),
-            loader_file_format=loader_file_format(pipeline),
-        )
+    load_ids = _extract(pipeline, source, options, session, report, identities)
     skipped_outcomes = with_dependent_tables(report.skipped_tables())
     skipped = {table: outcome.reason for table, outcome in skipped_outcomes.items()}
-    discard_tables(pipeline, extract_info.loads_ids, skipped)
-    run_id = extract_info.loads_ids[-1]
+    discard_tables(pipeline, load_ids, skipped)
+    run_id = load_ids[-1]
 
     selected_tables = _selected_tables(settings.resources, settings.groups, api)
     if change_plan is not None:
@@ -357,13 +353,31 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     if mode == "scd2":
         move_to_public_ids(pipeline, identities.rekeyed, workspace["id"])
     normalize(pipeline, sum(report.rows(table) for table in selected_tables))
-    load_info = pipeline.load()
+    load_info = load(pipeline)
     load_info.raise_on_failed_jobs()
     if change_plan is not None:
         with pipeline.sql_client() as sql:
             snapshot = _snapshot(sql, run_id, workspace["id"], started, mode, api)
             change_runs.retire_unseen(sql, change_plan, report, endpoints_read, skipped, snapshot)
     return _record_run(pipeline, result, complete, report, bridges)
+
+
+def _extract(pipeline: dlt.Pipeline, source: Any, options: RunOptions, session: SegmentSession,
+             report: ExtractionReport, identities: Identities) -> List[str]:
+    """Extracts the source into a new package (in a process of its own for a large run: `extraction`);
+    returns the load ids."""
+    workers = config.max_concurrency(options.max_concurrency)  # threads enough for the session's ceiling
+    keep_fewer_rows_in_writers()
+
+    def extract() -> List[str]:
+        with show_progress(report, options.progress, session=session):
+            return pipeline.extract(source, workers=workers, max_parallel_items=workers,
+                                    loader_file_format=loader_file_format(pipeline)).loads_ids
+
+    if not extracts_apart():
+        return extract()
+    learned = (report, identities, session.stats, session.concurrency, session.rate_limiter)
+    return extract_in_child(pipeline, extract, learned)
 
 
 def _record_run(pipeline: dlt.Pipeline, result: RunResult, complete: List[str], report: Any,

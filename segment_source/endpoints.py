@@ -190,9 +190,10 @@ CORE = [
     child("live_plugins", "sources/{id}/live-plugins/latest", "livePlugin", "sources", {"id": "source_id"},
           single_object=True, paginated=False, stability="alpha", absent_statuses=(404,),
           audit_resources=("id", "source_id"), default=False),
+    # each destination embeds its catalog entry (about 4 KB): pages of 1,000 were 4 MB to parse at once (BENCHMARKS.md)
     Endpoint("destinations", "destinations", "destinations", audit_types=("destination", "integration"),
              by_id=ById("destinations/{id}", "destination"), refers_to=(("sources", "source_id"),),
-             deleted_types=("Integration Deleted",)),
+             deleted_types=("Integration Deleted",), page_size=250),
     child("destination_filters", "destination/{id}/filters", "filters", "destinations",
           {"id": "destination_id"}, audit_resources=("id", "destination_id")),
     # only Actions destinations have subscriptions, and only their catalog entry lists actions
