@@ -178,24 +178,37 @@ def loader_file_format(pipeline: dlt.Pipeline) -> Optional[str]:
     return "parquet" if pipeline.destination.destination_name in ("duckdb", "filesystem") else None
 
 
+class OpenDatabase:
+    """The connection `kept_open` holds; `release` closes it early, for a run large enough that DuckDB's memory
+    held from step to step would raise the run's peak (BENCHMARKS.md, "Memory, third pass")."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def release(self) -> None:
+        if self._client is not None:
+            self._client.close_connection()
+            self._client = None
+
+
 @contextmanager
-def kept_open(pipeline: dlt.Pipeline) -> Iterator[None]:
+def kept_open(pipeline: dlt.Pipeline) -> Iterator[OpenDatabase]:
     """A DuckDB destination stays open while the run is inside: dlt opens a connection for each step, job and
     state sync (about 12 a run), and each of them opened the file (35-95 ms: its catalog read, its write-ahead
     log checkpointed on close). While one connection is open, DuckDB hands the others the database already
     open. The file is closed, and free for other processes to open, when the run ends."""
-    client = None
+    held = OpenDatabase()
     if pipeline.destination.destination_type == "dlt.destinations.duckdb":
         client = pipeline.sql_client()
         try:
             client.open_connection()
+            held = OpenDatabase(client)
         except Exception:  # noqa: BLE001 - check_destination says what is wrong
-            client = None
+            pass
     try:
-        yield
+        yield held
     finally:
-        if client is not None:
-            client.close_connection()
+        held.release()
 
 
 def check_destination(pipeline: dlt.Pipeline) -> None:

@@ -54,11 +54,15 @@ def keep_fewer_rows_in_writers() -> None:
         dlt.config["data_writer.buffer_max_items"] = WRITER_BUFFER_ITEMS
 
 
+def is_large(extracted_rows: int) -> bool:
+    return extracted_rows >= LARGE_RUN_ROWS
+
+
 def normalize(pipeline: dlt.Pipeline, extracted_rows: int) -> None:
     """Normalizes the extracted package. A large run first hands extraction's heap back and normalizes in worker
     processes, so that neither extraction's nor normalize's heap stays under the memory DuckDB's load takes.
     A setting of `normalize.workers` is dlt's and wins either way."""
-    if extracted_rows < LARGE_RUN_ROWS:
+    if not is_large(extracted_rows):
         pipeline.normalize()
         return
     give_back_freed_memory()

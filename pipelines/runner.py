@@ -31,6 +31,7 @@ from segment_source.workspace import fetch_workspace
 from . import change_runs, config, history
 from .destination import (  # noqa: F401 - make_pipeline, check_destination, DestinationUnavailable: public here
     DestinationUnavailable,
+    OpenDatabase,
     check_destination,
     history_mode,
     kept_open,
@@ -39,10 +40,10 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
     removed_if_left_empty,
     target_of,
 )
+from .extraction import extract_in_child
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
 from .lock import run_lock
-from .extraction import extract_in_child
-from .memory import extracts_apart, keep_fewer_rows_in_writers, load, normalize
+from .memory import extracts_apart, is_large, keep_fewer_rows_in_writers, load, normalize
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
@@ -198,11 +199,11 @@ def run_snapshot(options: RunOptions, session: Optional[SegmentSession] = None) 
     """One snapshot of the workspace of `options.access_token` (or of the configuration's token)."""
     with _run_lock(options), removed_if_left_empty(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
-        with kept_open(pipeline):
+        with kept_open(pipeline) as database:
             check_destination(pipeline)
             _report_unfinished_elsewhere(options)
             _recover(pipeline)
-            return _snapshot_run(pipeline, options, session)
+            return _snapshot_run(pipeline, options, session, database)
 
 
 def configured_workspaces() -> List[Dict[str, Any]]:
@@ -245,14 +246,14 @@ def run_workspaces(options: RunOptions) -> List[WorkspaceRun]:
     runs = []
     with _run_lock(options), removed_if_left_empty(options), interrupts_as_keyboard_interrupt():
         pipeline = make_pipeline(options)
-        with kept_open(pipeline):
+        with kept_open(pipeline) as database:
             check_destination(pipeline)
             _report_unfinished_elsewhere(options)
             for position, entry in enumerate(entries, start=1):
                 run = WorkspaceRun(entry=position, name=entry.get("name"))
                 try:
                     _recover(pipeline)  # also what the previous workspace's failure left
-                    run.result = _snapshot_run(pipeline, entry_options(options, entry), None)
+                    run.result = _snapshot_run(pipeline, entry_options(options, entry), None, database)
                 except Exception as exc:  # noqa: BLE001 - reported per workspace by the caller
                     if is_interrupt(exc):
                         raise
@@ -290,7 +291,8 @@ def _recover(pipeline: dlt.Pipeline) -> None:
         _record_run(pipeline, result, complete, _RecordedRows(result.table_rows), bridges)
 
 
-def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional[SegmentSession]) -> RunResult:
+def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional[SegmentSession],
+                  database: OpenDatabase) -> RunResult:
     started = datetime.now(timezone.utc)
     report = ExtractionReport()
     mode = history_mode(pipeline)
@@ -352,7 +354,10 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
     save_pending_run(pipeline, {**result.to_record(), "complete_tables": complete, "bridges": bridges})
     if mode == "scd2":
         move_to_public_ids(pipeline, identities.rekeyed, workspace["id"])
-    normalize(pipeline, sum(report.rows(table) for table in selected_tables))
+    extracted_rows = sum(report.rows(table) for table in selected_tables)
+    if is_large(extracted_rows):
+        database.release()  # a large load's peak is lower in a database opened for it (memory.py)
+    normalize(pipeline, extracted_rows)
     load_info = load(pipeline)
     load_info.raise_on_failed_jobs()
     if change_plan is not None:

@@ -79,3 +79,44 @@ def test_the_load_jobs_at_once_share_duckdbs_threads(start_emulator, options_for
     run_snapshot(options_for(api, resources=RESOURCES))
     cores = os.cpu_count() or 1
     assert threads and set(threads) == {max(1, cores // min(20, cores))}
+
+
+def order_of_release_and_loads(monkeypatch) -> list:
+    """"release" when the run lets go of the DuckDB database it holds open, "load" at each dlt load."""
+    from dlt.pipeline.pipeline import Pipeline
+
+    from pipelines.destination import OpenDatabase
+
+    seen, release, load = [], OpenDatabase.release, Pipeline.load
+
+    def released(self):
+        if self._client is not None:
+            seen.append("release")
+        release(self)
+
+    def loaded(self, *args, **kwargs):
+        seen.append("load")
+        return load(self, *args, **kwargs)
+
+    monkeypatch.setattr(OpenDatabase, "release", released)
+    monkeypatch.setattr(Pipeline, "load", loaded)
+    return seen
+
+
+def test_a_large_run_loads_into_a_database_opened_for_its_load(start_emulator, options_for, monkeypatch, tmp_path):
+    """DuckDB held open from step to step keeps its memory: a large run lets go of it before normalize, and
+    normalizes in worker processes; a small run keeps it open to the end. Both load the same rows."""
+    from pipelines import memory
+
+    small_api = start_emulator(generate_workspace(seed=99, scale="tiny"))
+    small = order_of_release_and_loads(monkeypatch)
+    small_result = run_snapshot(options_for(small_api, resources=RESOURCES))
+    assert small[-1] == "release" and small.count("release") == 1
+
+    monkeypatch.setattr(memory, "LARGE_RUN_ROWS", 1)
+    large_api = start_emulator(generate_workspace(seed=99, scale="tiny"))
+    large = order_of_release_and_loads(monkeypatch)
+    large_result = run_snapshot(options_for(large_api, resources=RESOURCES, duckdb_path=str(tmp_path / "large.duckdb"),
+                                           pipelines_dir=str(tmp_path / "large-pipelines")))
+    assert large[:2] == ["release", "load"], large
+    assert large_result.table_rows == small_result.table_rows
