@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import dlt
+from dlt.common.runners.pool_runner import is_orchestrator
 
 from .errors import causes
 
@@ -55,7 +56,11 @@ class ExtractionProcessDied(RuntimeError):
 
 
 def can_fork() -> bool:
-    return hasattr(os, "fork") and sys.platform.startswith("linux")
+    """Linux, on the main thread, and not inside an orchestrator's task: a forked child has only the thread
+    that forked, and an orchestrator answers dlt's configuration through threads of its own (under Airflow the
+    child waited forever on a Variable read). dlt's own pools follow the same rule (`get_default_start_method`)."""
+    return (hasattr(os, "fork") and sys.platform.startswith("linux")
+            and threading.current_thread() is threading.main_thread() and not is_orchestrator())
 
 
 def extract_in_child(pipeline: dlt.Pipeline, extract: Callable[[], List[str]], carried: Sequence[object]) -> List[str]:

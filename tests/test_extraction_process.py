@@ -175,3 +175,18 @@ def test_a_run_signalled_while_its_child_extracts_stops_it_and_the_next_run_star
     pipeline = make_pipeline(options)
     assert not pipeline.has_pending_data and not unfinished_extractions(pipeline)
     assert every_table(options) == every_table(reference)
+
+
+def test_a_run_forks_its_extraction_only_from_the_main_thread():
+    """A forked child has only the thread that forked: off the main thread (an orchestrator's worker thread) or
+    inside an orchestrator's task (whose configuration answers come through threads of its own: under Airflow
+    the child waited forever), the run extracts in its own process."""
+    import threading
+
+    from pipelines.extraction import can_fork
+
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(can_fork()))
+    worker.start()
+    worker.join()
+    assert can_fork() is True and seen == [False]
