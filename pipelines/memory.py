@@ -93,7 +93,7 @@ def give_back_freed_memory() -> None:
 
 
 def extracts_apart() -> bool:
-    """Whether a run extracts in a process of its own (`extraction`): wherever it can fork (Linux)."""
+    """Whether a run extracts in a process of its own (`extraction`): wherever it can fork safely (`can_fork`)."""
     from .extraction import can_fork
 
     return can_fork()
