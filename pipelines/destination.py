@@ -178,6 +178,13 @@ def loader_file_format(pipeline: dlt.Pipeline) -> Optional[str]:
     return "parquet" if pipeline.destination.destination_name in ("duckdb", "filesystem") else None
 
 
+DUCKDB = "dlt.destinations.duckdb"
+
+
+def is_duckdb(pipeline: dlt.Pipeline) -> bool:
+    return pipeline.destination.destination_type == DUCKDB
+
+
 class OpenDatabase:
     """The connection `kept_open` holds; `release` closes it early, for a run large enough that DuckDB's memory
     held from step to step would raise the run's peak (BENCHMARKS.md, "Memory, third pass")."""
@@ -198,7 +205,7 @@ def kept_open(pipeline: dlt.Pipeline) -> Iterator[OpenDatabase]:
     log checkpointed on close). While one connection is open, DuckDB hands the others the database already
     open. The file is closed, and free for other processes to open, when the run ends."""
     held = OpenDatabase()
-    if pipeline.destination.destination_type == "dlt.destinations.duckdb":
+    if is_duckdb(pipeline):
         client = pipeline.sql_client()
         try:
             client.open_connection()

@@ -20,6 +20,8 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.load.configuration import LoaderConfiguration
 
+from .destination import is_duckdb
+
 # normalize in worker processes: its heap leaves with them instead of staying under the load's
 # (a worker forked from the run does not hold the run's lock: lock.py)
 NORMALIZE_WORKERS = 2
@@ -30,7 +32,6 @@ LARGE_RUN_ROWS = 10_000
 
 # A DuckDB load job runs its statements on every core, and each job at once holds working memory of its own:
 # jobs at once times DuckDB's threads beyond the cores add no speed, only memory (dlt's default is 20 jobs)
-DUCKDB = "dlt.destinations.duckdb"
 DUCKDB_GLOBAL_CONFIG = "destination.duckdb.credentials.global_config"
 
 # rows each table's writer keeps before it writes them to its file: dlt's default of 5,000 kept 15-18 MB of rows
@@ -75,7 +76,7 @@ def load(pipeline: dlt.Pipeline) -> LoadInfo:
     DuckDB's threads shared among them, so that together they use every core once (BENCHMARKS.md, "Memory,
     third pass": at the large workspace on 2 cores, 20 jobs took 233 MB, 2 jobs 201 MB, 2 jobs of one thread
     115 MB in the same time). dlt's `load.workers` and DuckDB's `global_config`, when set, win."""
-    if pipeline.destination.destination_type != DUCKDB:
+    if not is_duckdb(pipeline):
         return pipeline.load()
     cores = os.cpu_count() or 1
     jobs = min(LoaderConfiguration.workers, cores)
@@ -90,10 +91,3 @@ def give_back_freed_memory() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
-
-
-def extracts_apart() -> bool:
-    """Whether a run extracts in a process of its own (`extraction`): wherever it can fork safely (`can_fork`)."""
-    from .extraction import can_fork
-
-    return can_fork()

@@ -40,10 +40,10 @@ from .destination import (  # noqa: F401 - make_pipeline, check_destination, Des
     removed_if_left_empty,
     target_of,
 )
-from .extraction import extract_in_child
+from .extraction import can_fork, extract_in_child
 from .interrupts import interrupts_as_keyboard_interrupt, is_interrupt
 from .lock import run_lock
-from .memory import extracts_apart, is_large, keep_fewer_rows_in_writers, load, normalize
+from .memory import is_large, keep_fewer_rows_in_writers, load, normalize
 from .package import discard_tables, with_dependent_tables
 from .progress import show_progress
 from .recovery import (  # noqa: F401 - unfinished_extractions: public here
@@ -379,7 +379,7 @@ def _extract(pipeline: dlt.Pipeline, source: Any, options: RunOptions, session: 
             return pipeline.extract(source, workers=workers, max_parallel_items=workers,
                                     loader_file_format=loader_file_format(pipeline)).loads_ids
 
-    if not extracts_apart():
+    if not can_fork():
         return extract()
     learned = (report, identities, session.stats, session.concurrency, session.rate_limiter)
     return extract_in_child(pipeline, extract, learned)

@@ -28,7 +28,7 @@ RESOURCES = ["sources", "destinations", "destination_filters", "tracking_plans",
 
 def extract_apart(monkeypatch, apart: bool) -> None:
     """The next runs extract in a child process (`apart`) or in the run itself."""
-    monkeypatch.setattr(runner, "extracts_apart", lambda: apart)
+    monkeypatch.setattr(runner, "can_fork", lambda: apart)
 
 
 def extracting_pids(monkeypatch, tmp_path: Path) -> Path:
@@ -103,7 +103,7 @@ DRIVER = r'''
 import sys
 from pipelines import cli, runner
 
-runner.extracts_apart = lambda: True
+runner.can_fork = lambda: True
 sys.exit(cli.main(sys.argv[1:]))
 '''
 
