@@ -16,7 +16,7 @@ import pytest
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # retries back off from 1 s in production; tests exercise the same path faster
-os.environ.setdefault("SOURCES__SEGMENT__RETRY_BACKOFF_SECONDS", "0.02")
+os.environ.setdefault("SOURCES__SEGMENT__RETRY_BACKOFF_SECONDS", "0.005")
 # a suite started in the background by a script (`pytest &`: the shell ignores SIGINT for it) would pass that on
 # to the runs the tests interrupt with SIGINT, and they would never stop: they get what a terminal gives them
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:

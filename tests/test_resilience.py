@@ -22,7 +22,9 @@ def test_rate_limited_run_waits_as_told_and_completes(start_emulator, options_fo
     workspace = generate_workspace(seed=3, scale="small")
     # unpaced, eight threads would send hundreds of requests a second: 40 a second is still far below that
     emulator = start_emulator(workspace, rate_limit_rps=40)
-    options = options_for(emulator, page_size=10, max_concurrency=8)
+    # a list read page by page and a fan-out of one request per destination: about 70 requests
+    options = options_for(emulator, page_size=10, max_concurrency=8,
+                          resources=["sources", "destinations", "destination_filters"])
 
     result = run_snapshot(options)
 
