@@ -17,6 +17,19 @@ import pytest
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # retries back off from 1 s in production; tests exercise the same path faster
 os.environ.setdefault("SOURCES__SEGMENT__RETRY_BACKOFF_SECONDS", "0.005")
+
+
+def keep_scratch_in_memory(root: str = "/dev/shm", room: int = 4 * 2**30) -> None:
+    """tmp_path and its kind live in memory (tmpfs) when there is room: the suite's hundreds of DuckDB commits
+    each wait for the disk (fsync), 30 s of a 6-minute suite on 2 cores. `--basetemp`, or PYTEST_DEBUG_TEMPROOT
+    (pytest's own setting for this), puts them elsewhere."""
+    if "PYTEST_DEBUG_TEMPROOT" in os.environ or not os.access(root, os.W_OK):
+        return
+    if shutil.disk_usage(root).free >= room:
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = root
+
+
+keep_scratch_in_memory()
 # a suite started in the background by a script (`pytest &`: the shell ignores SIGINT for it) would pass that on
 # to the runs the tests interrupt with SIGINT, and they would never stop: they get what a terminal gives them
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
