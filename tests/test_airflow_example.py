@@ -1,18 +1,22 @@
 """docs/examples/airflow_dag.py, run by Airflow (`dag.test()`, its own database) against emulated workspaces.
 
-Airflow runs in a subprocess: this interpreter's if it has Airflow, else the one SEGMENT_HISTORY_AIRFLOW_PYTHON
-names (.ci/run installs `.[airflow]` into a venv of its own, so the rest of the suite runs without Airflow's
-dependencies, which dlt also probes for when Airflow is installed).
+Airflow runs in a subprocess, in a virtual environment of its own, so that the rest of the suite runs without
+Airflow's dependencies (dlt also probes for Airflow wherever it is installed). The interpreter is this one if
+it has Airflow, else the one SEGMENT_HISTORY_AIRFLOW_PYTHON names (.ci/run builds one), else one this test
+builds once (`pip install ".[airflow]"`, a minute or two) and keeps in the user's cache folder, keyed by the
+project's dependencies: the README's test command runs this test too, on any machine that reaches PyPI.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,10 +33,36 @@ REPO = Path(__file__).resolve().parents[1]
 def airflow_python() -> str:
     if importlib.util.find_spec("airflow") is not None:
         return sys.executable
-    python = os.environ.get("SEGMENT_HISTORY_AIRFLOW_PYTHON")
-    if not python:
-        pytest.skip("Airflow is not installed: pip install -e '.[airflow]', or set SEGMENT_HISTORY_AIRFLOW_PYTHON")
-    return python
+    return os.environ.get("SEGMENT_HISTORY_AIRFLOW_PYTHON") or cached_airflow_python()
+
+
+def cached_airflow_python() -> str:
+    """The interpreter of a virtual environment with `.[airflow]` installed, built on first use under the user's
+    cache folder; a change to pyproject.toml or to the interpreter's version builds a new one."""
+    needs = f"{sys.version_info[:2]}\n{(REPO / 'pyproject.toml').read_text()}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "segment-history"
+    venv = cache / f"airflow-venv-{hashlib.sha256(needs.encode()).hexdigest()[:12]}"
+    python = venv / "bin" / "python"
+    if python.exists():
+        return str(python)
+    cache.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix="airflow-venv-building-", dir=cache))
+    try:
+        steps = [[sys.executable, "-m", "venv", str(building)],
+                 [str(building / "bin" / "python"), "-m", "pip", "install", "-q", f"{REPO}[airflow]"]]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=1800)
+            if done.returncode != 0:
+                pytest.fail(f"Could not build Airflow's virtual environment ({' '.join(step[2:4])} failed):\n"
+                            f"{done.stderr[-3000:]}\nInstall `.[airflow]` into a virtual environment and set"
+                            " SEGMENT_HISTORY_AIRFLOW_PYTHON to its python.", pytrace=False)
+        building.rename(venv)  # whole or not at all: a session stopped half way leaves only a building- folder
+    except OSError:
+        if not python.exists():  # another session renamed its own first: that one is as good
+            raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return str(python)
 
 
 @pytest.mark.slow
