@@ -71,12 +71,15 @@ def _handler(receiver: Receiver) -> type:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             answer = receiver._answer(Received(self.command, self.path, dict(self.headers.items()), body))
             time.sleep(answer.delay)
-            self.send_response(answer.status)
-            for name, value in {"Content-Type": "text/plain", **answer.headers}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
+            try:
+                self.send_response(answer.status)
+                for name, value in {"Content-Type": "text/plain", **answer.headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the sender stopped waiting (a delay past its timeout): as scripted
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             pass
