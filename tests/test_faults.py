@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -30,6 +31,10 @@ pytestmark = pytest.mark.slow
 FAULT_RATE = 0.05
 RATE_LIMIT_RPS = 50  # requests per second per token; unpaced, a run would send hundreds per second
 PAGE_SIZE = 10  # several pages per list, so faults also land in the middle of paginations
+# each cycle stands for a scheduled run minutes after the one before: its own token, so the API's per-endpoint
+# minute windows (audience schedules: 25 a minute, 15 calls a cycle) do not carry over from the cycle before
+# and stall a cycle until the minute ends (+30-45 s, by where the cycles fell in the clock's minutes)
+CYCLE_TOKENS = [f"cycle-{cycle}-token" for cycle in range(3)]
 HTML = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
 
@@ -58,8 +63,10 @@ def bad_answers_retried(answered, html_targets) -> list:
 
 def test_a_faulty_rate_limited_api_yields_the_same_history(start_emulator, options_for, tmp_path):
     healthy_ws, faulty_ws = twin_workspaces(seed=61, scale="small")
-    healthy = start_emulator(healthy_ws)
-    faulty = start_emulator(faulty_ws, fault_rate=FAULT_RATE, fault_seed=6, rate_limit_rps=RATE_LIMIT_RPS)
+    tokens = {token: "owner" for token in CYCLE_TOKENS}
+    healthy = start_emulator(healthy_ws, tokens=tokens)
+    faulty = start_emulator(faulty_ws, tokens=tokens, fault_rate=FAULT_RATE, fault_seed=6,
+                            rate_limit_rps=RATE_LIMIT_RPS)
     html_served = serve_html_instead(faulty, "/tracking-plans", times=2)
     healthy_options = options_for(healthy, pipeline_name="healthy", duckdb_path=str(tmp_path / "healthy.duckdb"))
     faulty_options = options_for(faulty, pipeline_name="faulty", duckdb_path=str(tmp_path / "faulty.duckdb"),
@@ -67,7 +74,8 @@ def test_a_faulty_rate_limited_api_yields_the_same_history(start_emulator, optio
     cycles = Cycles()
     faults: Counter = Counter()
 
-    for cycle in range(3):
+    for cycle, token in enumerate(CYCLE_TOKENS):
+        healthy_options, faulty_options = (replace(o, access_token=token) for o in (healthy_options, faulty_options))
         if cycle:
             cycles.mutated(mutate_twins([healthy_ws, faulty_ws], count=6, seed=600 + cycle))
         if cycle == 0:  # on top of the random ones: cut bodies in the middle of a pagination (the backfill)
