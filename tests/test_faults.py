@@ -31,9 +31,10 @@ pytestmark = pytest.mark.slow
 FAULT_RATE = 0.05
 RATE_LIMIT_RPS = 50  # requests per second per token; unpaced, a run would send hundreds per second
 PAGE_SIZE = 10  # several pages per list, so faults also land in the middle of paginations
-# each cycle stands for a scheduled run minutes after the one before: its own token, so the API's per-endpoint
-# minute windows (audience schedules: 25 a minute, 15 calls a cycle) do not carry over from the cycle before
-# and stall a cycle until the minute ends (+30-45 s, by where the cycles fell in the clock's minutes)
+# each cycle stands for a scheduled run minutes after the one before: its own token, so the emulator's per-endpoint
+# minute windows do not carry over from the cycle before. Carried over, an endpoint's window (computed traits: 25
+# a minute) had fewer requests left than the run had in flight, and the client, which takes an endpoint's
+# X-RateLimit headers as the token's, held every request back until the minute ended (+15-45 s, one run in four)
 CYCLE_TOKENS = [f"cycle-{cycle}-token" for cycle in range(3)]
 HTML = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
