@@ -4,8 +4,8 @@ Every step here operates on dlt's internal folders and load packages, or repairs
 resumes a load. Each names the dlt behaviour it works around. `recover_interrupted_run` runs them in order,
 holding the run lock, before a run reads anything:
 
-    abort extracted packages  ->  delete unfinished extractions  ->  undo unrecorded copies
-      ->  finish the normalized packages' load  ->  drop doubled SCD2 versions  ->  state from the destination
+    abort extracted packages  ->  delete unfinished extractions  ->  delete half-moved jobs
+      ->  undo unrecorded copies  ->  finish the normalized packages' load  ->  drop doubled SCD2 versions  ->  state from the destination
       ->  the run that was loaded but not recorded, for the runner to record
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from typing import Any, Dict, List, Optional, Sequence, Set
 
@@ -47,6 +48,7 @@ def recover_interrupted_run(pipeline: dlt.Pipeline) -> Optional[Dict[str, Any]]:
     delete_unfinished_extractions(pipeline)
     resumed = pipeline.list_normalized_load_packages()
     if resumed:
+        delete_half_moved_jobs(pipeline, resumed)
         undo_unrecorded_copies(pipeline, resumed)
         pipeline.load()
         drop_doubled_versions(pipeline, resumed)
@@ -78,6 +80,26 @@ def delete_unfinished_extractions(pipeline: dlt.Pipeline) -> None:
     for path in unfinished_extractions(pipeline):
         logger.info("Deleting %s, left by a run killed while it read the API.", path)
         shutil.rmtree(path, ignore_errors=True)
+
+
+# the temporary name dlt copies a file under (`dlt.common.utils.uniq_id()`: 16 random bytes in hex)
+_COPY_IN_PROGRESS = re.compile(r"[0-9a-f]{32}")
+
+
+def delete_half_moved_jobs(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> None:
+    """dlt writes a follow-up job (an SCD2 merge's SQL) to the temporary folder and moves it into its package's
+    new jobs. Where that folder is on another device than the pipeline's, the move is a copy under a temporary
+    name, renamed when complete (`FileStorage.move_atomic_to_file`). A run killed during the copy leaves the
+    temporary file among the jobs, and dlt can no longer read the package (`TerminalValueError` on the next
+    load). The job that was completing stays started, so the resumed load completes it and writes its follow-up
+    again: the half copy is deleted."""
+    for load_id in load_ids:
+        folder = os.path.join(pipeline.working_dir, "load", LoadStorage.NORMALIZED_FOLDER, load_id,
+                              PackageStorage.NEW_JOBS_FOLDER)
+        names = os.listdir(folder) if os.path.isdir(folder) else []
+        for name in filter(_COPY_IN_PROGRESS.fullmatch, names):
+            logger.info("Deleting %s, a job half copied into load %s when its run was killed.", name, load_id)
+            os.remove(os.path.join(folder, name))
 
 
 def undo_unrecorded_copies(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> None:

@@ -350,3 +350,29 @@ def test_two_runs_at_once_the_second_refuses(start_emulator, options_for, tmp_pa
     assert len(refused_err.strip().splitlines()) == 1, refused_err
     assert query(options, "select count(*) from {ds}.snapshots")[0][0] == 1
     assert Counter(r.path for r in emulator.requests)["/"] == 1, "the refused run did not read the API"
+
+
+def test_a_job_half_copied_into_its_package_is_deleted_and_the_load_finished(tmp_path):
+    """dlt moves a follow-up job into its package from the temporary folder; across devices that is a copy under
+    a temporary name (`uniq_id()`), which a kill can leave behind among the jobs: the next run deletes it and
+    finishes the load (dlt alone could not read the package any more)."""
+    from dlt.common.utils import uniq_id
+
+    from segment_emulator import generate_workspace
+
+    track = Track("half-copied", generate_workspace(seed=73, scale="tiny"), tmp_path / "track")
+    try:
+        kill_all_at_their_points({"run": start_killable_run(track, "load-copied")}, {"run": track},
+                                 {"run": "load-copied"})
+        assert not track.errors, track.errors
+        pipeline = make_pipeline(track.options)
+        load_id, = pipeline.list_normalized_load_packages()
+        half_copied = Path(pipeline.working_dir) / "load" / "normalized" / load_id / "new_jobs" / uniq_id()
+        half_copied.write_text("INSERT INTO")  # the first bytes of a merge's SQL, and no more
+
+        run_snapshot(track.options)
+
+        assert not half_copied.exists() and not pending_packages(track.options)
+        assert query(track.options, "select count(*) from {ds}.snapshots")[0][0] == 2, "the killed run and this one"
+    finally:
+        track.emulator.stop()
