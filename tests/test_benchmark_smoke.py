@@ -75,7 +75,9 @@ def test_default_groups_scenario_records_in_flight_and_its_targets(tmp_path: Pat
     assert set(result["runs"]) == {"ours"}, "the baseline reads the 11 benchmarked tables only"
     run = result["runs"]["ours"]
     assert {"users", "destination_subscriptions", "source_settings"} <= set(run["rows_by_table"])
-    assert run["in_flight_timeline"] and max(peak for _, _, peak in run["in_flight_timeline"]) >= 1
+    # the timeline samples every 0.1 s and can miss all of a tiny run's requests (seen once in about ten suites);
+    # the peak from the emulator's records cannot
+    assert run["in_flight_timeline"] and run["max_in_flight"] >= 1
     assert run["client_stats"]["concurrency"]["ceiling"] >= run["client_stats"]["concurrency"]["peak_in_flight"]
     assert {row["target"] for row in result["targets"]} == {"wall_s", "peak_rss_mb"}
     assert "requests_vs_minimal_plan" not in result["comparison"]
