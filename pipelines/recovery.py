@@ -5,8 +5,8 @@ resumes a load. Each names the dlt behaviour it works around. `recover_interrupt
 holding the run lock, before a run reads anything:
 
     abort extracted packages  ->  delete unfinished extractions  ->  delete half-moved jobs
-      ->  undo unrecorded copies  ->  finish the normalized packages' load  ->  drop doubled SCD2 versions  ->  state from the destination
-      ->  the run that was loaded but not recorded, for the runner to record
+      ->  undo unrecorded copies  ->  finish the normalized packages' load  ->  drop doubled SCD2 versions
+      ->  state from the destination  ->  the run that was loaded but not recorded, for the runner to record
 """
 
 from __future__ import annotations
@@ -94,8 +94,7 @@ def delete_half_moved_jobs(pipeline: dlt.Pipeline, load_ids: Sequence[str]) -> N
     load). The job that was completing stays started, so the resumed load completes it and writes its follow-up
     again: the half copy is deleted."""
     for load_id in load_ids:
-        folder = os.path.join(pipeline.working_dir, "load", LoadStorage.NORMALIZED_FOLDER, load_id,
-                              PackageStorage.NEW_JOBS_FOLDER)
+        folder = os.path.join(_normalized_folder(pipeline.working_dir), load_id, PackageStorage.NEW_JOBS_FOLDER)
         names = os.listdir(folder) if os.path.isdir(folder) else []
         for name in filter(_COPY_IN_PROGRESS.fullmatch, names):
             logger.info("Deleting %s, a job half copied into load %s when its run was killed.", name, load_id)
@@ -249,6 +248,10 @@ def unfinished_elsewhere(target: Target) -> List[str]:
     return notes
 
 
+def _normalized_folder(working_dir: str) -> str:
+    return os.path.join(working_dir, "load", LoadStorage.NORMALIZED_FOLDER)
+
+
 def _normalized_packages(working_dir: str) -> List[str]:
-    folder = os.path.join(working_dir, "load", LoadStorage.NORMALIZED_FOLDER)
+    folder = _normalized_folder(working_dir)
     return os.listdir(folder) if os.path.isdir(folder) else []

@@ -369,8 +369,8 @@ def _snapshot_run(pipeline: dlt.Pipeline, options: RunOptions, session: Optional
 
 def _extract(pipeline: dlt.Pipeline, source: Any, options: RunOptions, session: SegmentSession,
              report: ExtractionReport, identities: Identities) -> List[str]:
-    """Extracts the source into a new package (in a process of its own for a large run: `extraction`);
-    returns the load ids."""
+    """Extracts the source into a new package, in a forked process of its own where `extraction.can_fork`
+    allows (Linux, the main thread, outside an orchestrator's task); returns the load ids."""
     workers = config.max_concurrency(options.max_concurrency)  # threads enough for the session's ceiling
     keep_fewer_rows_in_writers()
 
