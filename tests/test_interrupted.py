@@ -49,7 +49,7 @@ from pipelines import cli
 from pipelines.runner import RunOptions, make_pipeline, run_snapshot, unfinished_extractions
 
 from .conftest import TOKEN
-from .helpers import query
+from .helpers import dataset_fingerprint, query
 from .history_state import Cycles, assert_same_history, dataset_state, mutate_twins, twin_workspaces
 
 pytestmark = pytest.mark.slow
@@ -358,10 +358,12 @@ def test_a_job_half_copied_into_its_package_is_deleted_and_the_load_finished(tmp
     finishes the load (dlt alone could not read the package any more)."""
     from dlt.common.utils import uniq_id
 
-    from segment_emulator import generate_workspace
-
-    track = Track("half-copied", generate_workspace(seed=73, scale="tiny"), tmp_path / "track")
+    twins = twin_workspaces(seed=73, scale="tiny")
+    reference, track = Track("reference", twins[0], tmp_path / "reference"), Track("half-copied", twins[1],
+                                                                                 tmp_path / "track")
     try:
+        run_snapshot(reference.options)
+        run_snapshot(reference.options)
         kill_all_at_their_points({"run": start_killable_run(track, "load-copied")}, {"run": track},
                                  {"run": "load-copied"})
         assert not track.errors, track.errors
@@ -374,5 +376,7 @@ def test_a_job_half_copied_into_its_package_is_deleted_and_the_load_finished(tmp
 
         assert not half_copied.exists() and not pending_packages(track.options)
         assert query(track.options, "select count(*) from {ds}.snapshots")[0][0] == 2, "the killed run and this one"
+        assert dataset_fingerprint(track.options) == dataset_fingerprint(reference.options), "rows of every table"
     finally:
+        reference.emulator.stop()
         track.emulator.stop()
